@@ -1,0 +1,166 @@
+"""Model files: G_ema weights in safetensors, the full generator config as JSON in its metadata.
+
+    metadata = {"format": "sgv-studio.generator", "format_version": "1",
+                "config": <GeneratorConfig JSON>, "fingerprint": <sha256 of config + tensors, 16 hex>,
+                "provenance": <optional JSON: how the model was made>}
+
+Loading never executes anything from the file and never writes. Every way a file can be wrong
+(missing, a directory, empty, truncated, not safetensors, someone else's safetensors, a newer format,
+weights that do not fit the config, flipped bytes) ends in one CheckpointError line naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from engine.config import ConfigError, GeneratorConfig, generator_config_from_json, to_json
+from engine.errors import CheckpointError
+from engine.fileio import atomic_path
+from engine.nets.generator import Generator
+
+FORMAT = "sgv-studio.generator"
+FORMAT_VERSION = 1
+BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "models" / "default.safetensors"
+
+
+def fingerprint(config_json: str, tensors: dict[str, torch.Tensor]) -> str:
+    """A short content hash identifying a model (config + weights), stored in latents files."""
+    h = hashlib.sha256(config_json.encode())
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{list(t.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
+
+
+def generator_fingerprint(G: Generator) -> str:
+    return fingerprint(to_json(G.config), G.state_dict())
+
+
+def save_generator(G: Generator, path: str | os.PathLike, provenance: dict | None = None) -> str:
+    """Write G atomically; returns its fingerprint. An existing file is replaced only once the new one is whole."""
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in G.state_dict().items()}
+    config_json = to_json(G.config)
+    fp = fingerprint(config_json, tensors)
+    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "config": config_json, "fingerprint": fp}
+    if provenance:
+        metadata["provenance"] = json.dumps(provenance, sort_keys=True)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+    return fp
+
+
+def read_model_file(path: str | os.PathLike) -> tuple[GeneratorConfig, dict[str, torch.Tensor], dict[str, str]]:
+    """Config, tensors and raw metadata of a model file, fully validated. Raises CheckpointError."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file")
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory, expected a .safetensors model file")
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"{path}: file is empty")
+    if path.suffix.lower() in {".pkl", ".pickle"}:
+        raise CheckpointError(
+            f"{path}: upstream pickles are imported, not opened directly: run "
+            f"`sgv import {path} --out model.safetensors` (importer lands with the legacy issue)"
+        )
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            metadata = f.metadata() or {}
+            _check_metadata(path, metadata)
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except SafetensorError as e:
+        raise CheckpointError(f"{path}: {_describe_safetensors_error(e, size)}") from None
+    except (OSError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: cannot read ({e})") from None
+    try:
+        config = generator_config_from_json(metadata["config"], where=f"{path}: config")
+    except ConfigError as e:
+        raise CheckpointError(str(e)) from None
+    if fingerprint(metadata["config"], tensors) != metadata.get("fingerprint"):
+        raise CheckpointError(f"{path}: contents are corrupt (fingerprint mismatch); the file was modified or damaged")
+    return config, tensors, metadata
+
+
+def _check_metadata(path: Path, metadata: dict[str, str]) -> None:
+    fmt = metadata.get("format")
+    if fmt != FORMAT:
+        what = f"format '{fmt}'" if fmt else "no sgv-studio metadata"
+        raise CheckpointError(
+            f"{path}: a safetensors file with {what}, not an sgv-studio model (upstream pickles: `sgv import`)"
+        )
+    try:
+        version = int(metadata.get("format_version", "0"))
+    except ValueError:
+        raise CheckpointError(f"{path}: unreadable format_version {metadata.get('format_version')!r}") from None
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: written by a newer sgv-studio (format {version}, this one reads "
+            f"{FORMAT_VERSION}); upgrade sgv-studio"
+        )
+    if "config" not in metadata:
+        raise CheckpointError(f"{path}: model file has no config in its metadata")
+
+
+def _describe_safetensors_error(e: Exception, size: int) -> str:
+    msg = str(e)
+    if "incomplete" in msg.lower() or "buffer" in msg.lower() or "too small" in msg.lower():
+        return f"file is truncated or corrupt ({size} bytes; {msg})"
+    if "header" in msg.lower():
+        return f"not a safetensors model file ({msg})"
+    return f"unreadable model file ({msg})"
+
+
+def load_generator(path: str | os.PathLike | None = None, device: torch.device | str | None = None) -> Generator:
+    """Load a model file into an eval-mode, grad-free Generator on `device` (default: CUDA if available).
+
+    path None means the bundled default model.
+    """
+    if path is None:
+        path = BUNDLED_MODEL
+        if not path.exists():
+            raise CheckpointError(f"{path}: the bundled model is not installed; pass a model file (--ckpt)")
+    config, tensors, _ = read_model_file(path)
+    G = Generator(config)
+    expected = G.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        parts = ([f"missing {len(missing)} tensor(s) e.g. {missing[0]}"] if missing else []) + (
+            [f"{len(unexpected)} unexpected e.g. {unexpected[0]}"] if unexpected else []
+        )
+        raise CheckpointError(f"{path}: weights do not match the stored config: {'; '.join(parts)}")
+    for name, ref in expected.items():
+        if tensors[name].shape != ref.shape:
+            raise CheckpointError(
+                f"{path}: tensor {name} has shape {list(tensors[name].shape)}, the config needs {list(ref.shape)}"
+            )
+    G.load_state_dict(tensors)
+    device = device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
+    return G.to(device).eval().requires_grad_(False)
+
+
+def model_info(path: str | os.PathLike) -> dict:
+    config, tensors, metadata = read_model_file(path)
+    n_params = sum(
+        t.numel()
+        for k, t in tensors.items()
+        if "resample_filter" not in k and not k.endswith(("freqs", "phase_scales", "w_avg"))
+    )
+    return {
+        "path": str(path),
+        "format": f"{metadata['format']} v{metadata['format_version']}",
+        "fingerprint": metadata["fingerprint"],
+        "parameters": n_params,
+        "file_bytes": Path(path).stat().st_size,
+        "config": json.loads(metadata["config"]),
+        "provenance": json.loads(metadata["provenance"]) if "provenance" in metadata else None,
+    }
