@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -55,6 +56,26 @@ def frame_times(
     return t_start + time_scale * k * (native_fps / fps)
 
 
+_ANCHOR_CACHE_SIZE = 1024
+
+
+class _LRU(OrderedDict):
+    """A bounded dict: playback keeps touching nearby anchors, so least recently used ones go first."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def __getitem__(self, key):
+        self.move_to_end(key)
+        return super().__getitem__(key)
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        if len(self) > self.size:
+            self.popitem(last=False)
+
+
 class Video:
     """One video of a generator: content codes (W+) and motion. Frames are [3, H, W] floats in about [-1, 1]."""
 
@@ -91,6 +112,15 @@ class Video:
         return ws.to(G.device)
 
     @property
+    def motion(self) -> MotionCodes:
+        return self._motion
+
+    @motion.setter
+    def motion(self, motion: MotionCodes) -> None:
+        self._motion = motion
+        self._anchor_cache = _LRU(_ANCHOR_CACHE_SIZE)  # anchor codes are only valid for this motion
+
+    @property
     def native_fps(self) -> float:
         return self.G.config.native_fps
 
@@ -106,7 +136,7 @@ class Video:
         out = []
         for i in range(0, len(ts), self.batch_size):
             chunk = ts[i : i + self.batch_size]
-            v = self.G.motion([self.motion], chunk, self.c)
+            v = self.G.motion([self.motion], chunk, self.c, cache=self._anchor_cache)
             x = self.G.synthesis(self.ws, v, precision=self.precision, channels_last=self.channels_last)
             out.append(x[0])
         return (

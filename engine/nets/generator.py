@@ -9,7 +9,7 @@ State-dict names equal upstream's G_ema (§4.3), so its weights load without ren
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 
 import torch
 from torch import nn
@@ -61,15 +61,29 @@ class Generator(nn.Module):
     def device(self) -> torch.device:
         return self.synthesis.b4.conv1.weight.device
 
-    def motion(self, motions: MotionCodes | Sequence[MotionCodes], t, c: torch.Tensor | None = None) -> torch.Tensor:
-        """Motion codes v_t [N, T, 2D]. t: [T] (shared by all N) or [N, T], in frames; kept in float64."""
+    def motion(
+        self,
+        motions: MotionCodes | Sequence[MotionCodes],
+        t,
+        c: torch.Tensor | None = None,
+        cache: MutableMapping[int, torch.Tensor] | None = None,
+        upstream_arithmetic: bool = False,
+    ) -> torch.Tensor:
+        """Motion codes v_t [N, T, 2D]. t: [T] (shared by all N) or [N, T], in frames; kept in float64.
+
+        `cache` (a dict the caller owns, valid for these exact motions and c) memoises anchor codes.
+        `upstream_arithmetic` reproduces upstream's float32 rounding (for parity checks; O(t), needs
+        explicit noise).
+        """
         motions = [motions] if isinstance(motions, MotionCodes) else list(motions)
         t = torch.as_tensor(t, dtype=torch.float64)
         if t.ndim == 0:
             t = t.reshape(1)
         if t.ndim == 1:
             t = t.unsqueeze(0).expand(len(motions), -1)
-        return self.synthesis.motion_encoder(motions, t, c)
+        if upstream_arithmetic:
+            return self.synthesis.motion_encoder.upstream_forward(motions, t, c)
+        return self.synthesis.motion_encoder(motions, t, c, cache)
 
     def forward(
         self,

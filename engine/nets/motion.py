@@ -19,7 +19,7 @@ frames at t = 10^7 are as exact, smooth and batch-independent as at t = 0.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 
 import numpy as np
 import torch
@@ -122,38 +122,93 @@ class MotionMappingNetwork(nn.Module):
         return u
 
     def anchors_for_times(
-        self, motions: Sequence[MotionCodes], t: torch.Tensor, c: torch.Tensor | None = None
+        self,
+        motions: Sequence[MotionCodes],
+        t: torch.Tensor,
+        c: torch.Tensor | None = None,
+        cache: MutableMapping[int, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """u_L, u_R for every frame. t: [N, T] float64 → two [N, T, V] tensors.
 
         Only the anchors in use are computed, grouped into contiguous runs so a playback window costs
-        one small conv, and frames far apart (t = 0 and t = 10^6 in one batch) cost two.
+        one small conv, and frames far apart (t = 0 and t = 10^6 in one batch) cost two. `cache`
+        (anchor index → [N, V]) lets a caller that renders the same motions repeatedly skip known anchors.
         """
         n_videos, n_frames = t.shape
         left = torch.floor(t.cpu().to(torch.float64) / self.cfg.delta_z).to(torch.int64)  # [N, T]
         needed = torch.unique(torch.cat([left.reshape(-1), left.reshape(-1) + 1])).tolist()
-        runs = _contiguous_runs(needed)
-        pieces, index = [], {}
-        for lo, hi in runs:
-            pieces.append(self.anchor_codes(motions, lo, hi - lo + 1, c))
+        known = {i: cache[i] for i in needed if i in cache} if cache is not None else {}
+        for lo, hi in _contiguous_runs([i for i in needed if i not in known]):
+            u = self.anchor_codes(motions, lo, hi - lo + 1, c)  # [N, run, V]
             for i in range(lo, hi + 1):
-                index[i] = len(index)
-        u_all = torch.cat(pieces, dim=1)  # [N, A, V]
+                known[i] = u[:, i - lo]
+                if cache is not None:
+                    cache[i] = known[i]
+        index = {i: k for k, i in enumerate(needed)}
+        u_all = torch.stack([known[i] for i in needed], dim=1)  # [N, A, V]
         rows = torch.tensor([[index[i] for i in row] for row in left.tolist()], device=u_all.device)  # [N, T]
         batch = torch.arange(n_videos, device=u_all.device).unsqueeze(1).expand(-1, n_frames)
         return u_all[batch, rows], u_all[batch, rows + 1]
 
     # -- motion codes ------------------------------------------------------------------------------------
-    def forward(self, motions: Sequence[MotionCodes], t: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        motions: Sequence[MotionCodes],
+        t: torch.Tensor,
+        c: torch.Tensor | None = None,
+        cache: MutableMapping[int, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """Motion codes v_t. motions: N videos; t: [N, T] in frames (float64 kept) → [N, T, 2D]."""
         if t.ndim != 2 or t.shape[0] != len(motions):
             raise ValueError(f"t must be [N, T] with N = {len(motions)} motions, got {list(t.shape)}")
         if not torch.isfinite(t).all():
             raise ValueError("t must be finite")
-        u_left, u_right = self.anchors_for_times(motions, t, c)
+        u_left, u_right = self.anchors_for_times(motions, t, c, cache)
         n, f, v = u_left.shape
         codes = self.time_encoder(t.reshape(-1), u_left.reshape(n * f, v), u_right.reshape(n * f, v), self.cfg.delta_z)
         return codes.reshape(n, f, -1).to(self.conv[0].weight.device)
+
+    def upstream_forward(
+        self, motions: Sequence[MotionCodes], t: torch.Tensor, c: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Motion codes computed the way upstream does, op for op in float32, for bit-level parity checks.
+
+        Runs the convs over the whole noise sequence from position 0 (O(t) cost) and rounds phases in
+        float32, so it reproduces upstream's numbers including its rounding at large t. Needs explicit noise.
+        """
+        if any(m.noise is None for m in motions):
+            raise ValueError("upstream arithmetic needs explicit motion noise (MotionCodes.from_noise)")
+        cfg, device = self.cfg, self.conv[0].weight.device
+        n_videos, n_frames = t.shape
+        t = t.to(device, torch.float64)
+        max_t = max(cfg.max_num_frames - 1, t.max().item())
+        length = int(np.ceil(max_t / cfg.delta_z)) + 2 + 2 * (cfg.kernel_size - 1)
+        x = torch.stack([m.noise_window(0, length, cfg.z_dim) for m in motions]).to(device)  # [N, L, Z]
+        if self.c_dim > 0:
+            x = torch.cat([x, c.to(device).unsqueeze(1).repeat(1, length, 1)], dim=2)
+        x = x.permute(0, 2, 1)
+        for conv in self.conv:
+            w = conv.weight.to(x.dtype) * conv.weight_gain
+            x = torch.nn.functional.leaky_relu(torch.nn.functional.conv1d(x, w, conv.bias * conv.bias_gain), 0.2)
+        traj = x.permute(0, 2, 1)  # [N, anchors, V]
+        left = (t / cfg.delta_z).floor().long()
+        batch = torch.arange(n_videos, device=device).unsqueeze(1).repeat(1, n_frames)
+        u_left = traj[batch, left].reshape(n_videos * n_frames, -1)
+        u_right = traj[batch, left + 1].reshape(n_videos * n_frames, -1)
+        t_left = t - t % cfg.delta_z
+        t_right = t_left + cfg.delta_z
+        alpha = ((t % cfg.delta_z) / cfg.delta_z).reshape(-1, 1).to(torch.float32)
+        enc = self.time_encoder
+        periods = enc.periods_predictor(u_left).tanh() + 1
+        phases = enc.phase_predictor(u_left)
+
+        def pe(tau: torch.Tensor) -> torch.Tensor:
+            raw = enc.freqs * periods * tau.reshape(-1).float().unsqueeze(1) + phases * enc.phase_scales
+            return torch.cat([raw.sin(), raw.cos()], dim=1)
+
+        removed = pe(t_left) * (1 - alpha) + pe(t_right) * alpha
+        added = enc.aligners_predictor(u_left) * (1 - alpha) + enc.aligners_predictor(u_right) * alpha
+        return (pe(t) - removed + added).reshape(n_videos, n_frames, -1)
 
     def affected_time_range(self, anchor: int) -> tuple[float, float]:
         """Open interval of t whose frames change when anchor `anchor`'s code is edited."""

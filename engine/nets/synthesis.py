@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from engine.config import MotionConfig, SynthesisConfig
-from engine.nets.layers import FullyConnectedLayer, assert_shape, bias_act, modulated_conv2d, setup_filter, upsample2d
+from engine.nets.layers import FullyConnectedLayer, assert_shape, modulated_conv2d, setup_filter, upsample2d
 from engine.nets.motion import MotionMappingNetwork
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -42,8 +42,29 @@ class SynthesisLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         styles = self.affine(w)  # [N, I]
-        x = modulated_conv2d(x, self.weight, styles, up=self.up, padding=1, resample_filter=self.resample_filter)
-        return bias_act(x, self.bias, act="lrelu", clamp=self.conv_clamp)
+        return modulated_conv2d(
+            x,
+            self.weight,
+            styles,
+            up=self.up,
+            padding=1,
+            resample_filter=self.resample_filter,
+            bias=self.bias,
+            act="lrelu",
+            clamp=self.conv_clamp,
+            weight_sq=self._weight_sq(),
+        )
+
+    def _weight_sq(self) -> torch.Tensor | None:
+        """Σ_k w² per (out, in), cached while the weight is unchanged (inference); None when training."""
+        w = self.weight
+        if torch.is_grad_enabled() and w.requires_grad:
+            return None
+        key = (w.data_ptr(), w._version, w.device, w.dtype)
+        if getattr(self, "_w2_key", None) != key:
+            self._w2 = w.detach().square().sum(dim=[2, 3])
+            self._w2_key = key
+        return self._w2
 
     def extra_repr(self) -> str:
         up = ", up=2" if self.up > 1 else ""
@@ -63,8 +84,7 @@ class ToRGBLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
-        x = modulated_conv2d(x, self.weight, styles, demodulate=False)
-        return bias_act(x, self.bias, clamp=self.conv_clamp)
+        return modulated_conv2d(x, self.weight, styles, demodulate=False, bias=self.bias, clamp=self.conv_clamp)
 
 
 class TemporalInput(nn.Module):

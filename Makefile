@@ -1,0 +1,33 @@
+# Two entry points (see README.md): `make studio` runs the main job, `make test` runs the tests.
+# Each creates/updates .venv and installs the project into it first.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: studio test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+# Until the app and the bundled model land: a headless render of an (untrained) small network.
+studio: $(STAMP)
+	$(BIN)/sgv generate --preset small --seeds 0-3 --motion-seed 0-1 --grid --duration 4 --out out/studio-demo.mp4
+
+test: $(STAMP)
+	$(BIN)/ruff check engine tests bench
+	$(BIN)/python -m pytest tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check engine tests bench
+	$(BIN)/ruff format --check engine tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/render.py
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache
