@@ -166,7 +166,7 @@ def main() -> int:
         if path == "fp32" and batch == 1 and 0.0 in secs:
             parts.append(f"{preset}/{dev} b1 {secs[0.0] * 1e3:.1f} ms (1e6/0 = {secs[1e6] / secs[0.0]:.2f})")
     best_fps = {}
-    for (preset, dev, path, batch), secs in summary.items():
+    for (preset, dev, path, _batch), secs in summary.items():
         if path != "upstream" and 0.0 in secs:
             best_fps[(preset, dev)] = max(best_fps.get((preset, dev), 0.0), 1.0 / secs[0.0])
     parts += [f"{p}/{d} best {fps:.0f} frames/s" for (p, d), fps in best_fps.items()]
