@@ -152,7 +152,11 @@ def main() -> int:
                     )
                     if up is not None:
                         ours = summary[(preset, "cpu", "fp32", 1)][t]
-                        best = min(s[t] for (p, d, _, b), s in summary.items() if p == preset and d == "cpu" and b == 1)
+                        best = min(
+                            s[t]
+                            for (p, d, path, b), s in summary.items()
+                            if p == preset and d == "cpu" and b == 1 and path != "upstream"
+                        )
                         print(
                             f"  upstream batch 1 t={t:g}: {up * 1e3:.1f} ms/frame; ours fp32 / upstream = "
                             f"{ours / up:.3f}, best path / upstream = {best / up:.3f}"

@@ -7,12 +7,24 @@ anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import sys
 import time
 from pathlib import Path
 
 from engine.errors import SgvError
+
+# Modules that add subcommands (dataset, train, project/edit, metrics, import, weights) via `register(sub)`.
+COMMAND_MODULES = (
+    "engine.data.cli",
+    "engine.train.cli",
+    "engine.edit.cli",
+    "engine.metrics.cli",
+    "engine.legacy_cli",
+    "engine.weights_cli",
+)
 
 VIDEO_EXTS = {".mp4", ".mov", ".mkv", ".webm", ".avi"}
 
@@ -252,6 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--ckpt", type=Path, default=None, help="model file (default: the bundled model)")
     i.add_argument("--json", action="store_true", help="machine-readable output")
     i.set_defaults(func=cmd_info)
+
+    # Other subcommands live beside the code they drive; each module has `register(subparsers)`.
+    for name in COMMAND_MODULES:
+        try:
+            present = importlib.util.find_spec(name) is not None
+        except ModuleNotFoundError:  # its package does not exist (yet)
+            present = False
+        if present:
+            importlib.import_module(name).register(sub)
     return parser
 
 
