@@ -1,0 +1,203 @@
+"""`sgv train`: thin over engine.train.run_training."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXAMPLES = """examples:
+  sgv dataset synth --out data/shapes --videos 64 --frames 256 --res 32
+  sgv train --data data/shapes --outdir runs/tiny --preset tiny --kimg 50 --batch 8
+  sgv train --data ~/videos --outdir runs/mine --preset small --kimg 2000      # a folder of mp4 files
+  sgv train --outdir runs/mine --resume latest                                 # continue where it stopped
+  sgv train --data data/ffs.zip --outdir runs/ffs --preset paper256 --gpus 4   # 4 GPUs (or: torchrun ... sgv train)
+  sgv train --data data/sky.zip --outdir runs/sky --preset paper256 --override generator.motion.min_period=256
+  sgv train --data data/shapes --outdir runs/x --preset tiny --dry-run        # check everything, train nothing
+
+Ctrl-C (or SIGTERM) writes a snapshot and exits; --resume latest continues exactly.
+Run folder: training_options.json, log.jsonl (one JSON object per tick), samples/, snapshots/,
+model-latest.safetensors (load it with `sgv generate --ckpt`).
+"""
+
+# CLI flag → TrainOptions field, for flags that map one to one.
+_FIELDS = {
+    "data": "data",
+    "outdir": "outdir",
+    "preset": "preset",
+    "res": "resolution",
+    "kimg": "total_kimg",
+    "batch": "batch",
+    "batch_gpu": "batch_gpu",
+    "gamma": "gamma",
+    "lr": None,
+    "gpus": "gpus",
+    "seed": "seed",
+    "aug": "aug",
+    "aug_p": "aug_p",
+    "mirror": "mirror",
+    "tick_kimg": "tick_kimg",
+    "keep_states": "keep_states",
+    "workers": "workers",
+    "precision": "precision",
+    "device": "device",
+    "deterministic": "deterministic",
+}
+
+
+def _override(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--override needs KEY=VALUE, got '{text}'")
+    key, value = text.split("=", 1)
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    return key.strip(), parsed
+
+
+def register(sub) -> None:
+    S = argparse.SUPPRESS  # unset flags stay absent, so `--resume latest` can reuse the run's stored options
+    p = sub.add_parser(
+        "train",
+        help="train a model on a folder of videos, frame folders or a zip",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data", default=S, help="dataset: folder of videos / frame folders, zip, or sharded layout")
+    p.add_argument("--outdir", required=True, type=Path, help="run folder (created)")
+    p.add_argument("--preset", default=S, help="tiny, small, paper256 or paper1024 (default tiny)")
+    p.add_argument("--res", type=int, default=S, help="resolution (default: the preset's)")
+    p.add_argument("--kimg", type=float, default=S, help="length in thousands of real frames (default 25000)")
+    p.add_argument("--batch", type=int, default=S, help="videos per step over all GPUs (default 64)")
+    p.add_argument("--batch-gpu", type=int, default=S, help="videos per pass per GPU (gradient accumulation)")
+    p.add_argument("--gamma", type=float, default=S, help="R1 weight (default 0.0002·res²/batch)")
+    p.add_argument("--lr", type=float, default=S, help="learning rate of G and D (default 0.0025)")
+    p.add_argument("--gpus", type=int, default=S, help="ranks: CUDA devices, or CPU processes under gloo")
+    p.add_argument("--resume", default=None, help="'latest' (this run folder), a state .pt, or another run folder")
+    p.add_argument("--snap-kimg", type=float, default=S, help="snapshot every this many kimg (default 200)")
+    p.add_argument("--tick-kimg", type=float, default=S, help="log interval in kimg (default 4)")
+    p.add_argument("--seed", type=int, default=S, help="random seed (default 0)")
+    p.add_argument("--aug", choices=["ada", "fixed", "noaug"], default=S, help="augmentation (default ada)")
+    p.add_argument("--aug-p", type=float, default=S, help="initial / fixed augmentation probability")
+    p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=S, help="x-flip whole videos (on)")
+    p.add_argument("--keep-states", type=int, default=S, help="training states kept (default 2; models: all)")
+    p.add_argument("--workers", type=int, default=S, help="data loader processes per rank")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default=S, help="default auto")
+    p.add_argument("--device", default=S, help="cpu or cuda (default: cuda if available)")
+    p.add_argument("--deterministic", action="store_true", default=S, help="deterministic torch algorithms")
+    p.add_argument("--metrics", default=S, help="comma-separated metrics evaluated at snapshots")
+    p.add_argument("--override", type=_override, action="append", default=S, help="model config KEY=VALUE")
+    p.add_argument("--dry-run", action="store_true", help="check data, options and model; train nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+
+def _options(args):
+    from engine.train.options import TrainOptions
+    from engine.train.run import read_run_options
+
+    given = vars(args)
+    base = read_run_options(args.outdir) if args.resume else None
+    opts = base or TrainOptions()
+    changes = {"outdir": str(args.outdir)}
+    for flag, field in _FIELDS.items():
+        if flag in given and field:
+            changes[field] = given[flag]
+    if "data" in changes:
+        changes["data"] = str(Path(changes["data"]).expanduser())
+    if "lr" in given:
+        changes["lr_g"] = changes["lr_d"] = given["lr"]
+    if "metrics" in given:
+        changes["metrics"] = tuple(m.strip() for m in given["metrics"].split(",") if m.strip())
+    if "override" in given:
+        changes["overrides"] = {**opts.overrides, **dict(given["override"])}
+    opts = opts.replace(**changes)
+    if "snap_kimg" in given:
+        opts = opts.replace(snap_ticks=max(1, round(given["snap_kimg"] / opts.tick_kimg)))
+    elif base is None:
+        opts = opts.replace(snap_ticks=max(1, round(200 / opts.tick_kimg)))
+    return opts
+
+
+def cmd_train(args) -> int:
+    from engine.train.run import run_training
+
+    opts = _options(args)
+    opts.validate()
+    if args.dry_run:
+        return _dry_run(opts, args.resume)
+    result = run_training(opts, resume=args.resume, make_progress=_progress_for(args.quiet))
+    if result is not None:
+        state = "stopped" if result.aborted else "finished"
+        print(f"sgv train: {state} at {result.cur_nimg / 1000:.1f} kimg; model: {result.model}", file=sys.stderr)
+    return 0
+
+
+def _progress_for(quiet: bool):
+    import functools
+
+    return functools.partial(make_progress, quiet=quiet)
+
+
+def make_progress(rank: int, quiet: bool = False):
+    """A tqdm bar in kimg on rank 0, with the latest tick's losses as its postfix."""
+    if rank != 0 or quiet:
+        return lambda info: None
+    from tqdm import tqdm
+
+    bar = tqdm(
+        unit="kimg",
+        dynamic_ncols=True,
+        bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} kimg [{elapsed}<{remaining}]{postfix}",
+    )
+
+    def progress(info: dict) -> None:
+        event = info["event"]
+        if event == "start":
+            bar.total = info["total_nimg"] / 1000
+            bar.n = info["nimg"] / 1000
+            bar.set_description(Path(info["run_dir"]).name)
+        elif event == "step":
+            bar.n = info["nimg"] / 1000
+            bar.refresh()
+        elif event == "tick":
+            fmt = lambda x: "-" if x is None else f"{x:.3g}"  # noqa: E731
+            bar.set_postfix_str(
+                f"G {fmt(info['loss_G'])} D {fmt(info['loss_D'])} p {info['aug_p']:.2f} "
+                f"{fmt(info['sec_per_kimg'])} s/kimg"
+            )
+            if info.get("snapshot"):
+                bar.write(f"snapshot: {info['snapshot']}")
+        elif event == "done":
+            bar.close()
+
+    return progress
+
+
+def _dry_run(opts, resume) -> int:
+    from engine.data import open_dataset
+    from engine.nets import Discriminator, Generator
+    from engine.train.snapshot import resolve_resume
+
+    cfg = opts.model_config()
+    res = cfg.generator.synthesis.img_resolution
+    ds = open_dataset(opts.data, resolution=res)
+    cfg = opts.model_config(c_dim=ds.c_dim, fps=ds.fps)
+    G, D = Generator(cfg.generator), Discriminator(cfg.discriminator)
+    resumed = resolve_resume(resume, Path(opts.outdir))
+    info = ds.describe()
+    steps = int(opts.total_kimg * 1000 // (opts.batch * opts.num_frames))
+    print(opts.to_json())
+    print(f"dataset: {json.dumps(info, default=str)}", file=sys.stderr)
+    print(
+        f"model: {cfg.name} {res}x{res}, G {sum(p.numel() for p in G.parameters()) / 1e6:.2f} M params, "
+        f"D {sum(p.numel() for p in D.parameters()) / 1e6:.2f} M; R1 gamma {opts.r1_gamma(res):g}; "
+        f"{steps} steps of {opts.batch} videos x {opts.num_frames} frames",
+        file=sys.stderr,
+    )
+    if resumed:
+        print(f"would resume from {resumed[0]} at {resumed[1]['cur_nimg'] / 1000:.1f} kimg", file=sys.stderr)
+    print("sgv train: dry run OK (nothing written)", file=sys.stderr)
+    return 0

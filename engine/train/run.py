@@ -1,0 +1,136 @@
+"""Starting a run: one process, N spawned ranks, or ranks started by torchrun; and stopping it well.
+
+Ctrl-C or SIGTERM asks the loop to stop after the current step: it writes a snapshot and returns. A
+second Ctrl-C interrupts at once (the atomic writes keep the previous snapshot whole). With N ranks the
+parent forwards SIGTERM to its children and waits for them to finish their snapshot.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from engine.train import distributed
+from engine.train.loop import ProgressFn, TrainResult, training_loop
+from engine.train.options import TrainingError, TrainOptions
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM; polled by the loop as its abort_fn."""
+
+    def __init__(self):
+        self.requested = False
+        self.signals = 0
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def install(self) -> Callable[[], None]:
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None  # signals can only be handled on the main thread (e.g. inside the app)
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+        def handler(signum, frame):
+            self.signals += 1
+            if self.requested and signum == signal.SIGINT and self.signals > 1:
+                raise KeyboardInterrupt  # second Ctrl-C: stop now
+            self.requested = True
+            print(
+                "\nsgv train: stopping after this step and writing a snapshot (Ctrl-C again to stop at once)",
+                file=sys.stderr,
+            )
+
+        for s in previous:
+            signal.signal(s, handler)
+        return lambda: [signal.signal(s, h) for s, h in previous.items()]
+
+
+def device_kind(opts: TrainOptions) -> str:
+    if opts.device:
+        return torch.device(opts.device).type
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def run_training(
+    opts: TrainOptions,
+    resume: str | None = None,
+    progress_fn: ProgressFn | None = None,
+    abort_fn: Callable[[], bool] | None = None,
+    make_progress: Callable[[int], ProgressFn] | None = None,
+) -> TrainResult | None:
+    """Run to completion or until stopped. `make_progress(rank)` builds a progress callback inside each
+    spawned rank (callbacks cannot cross process boundaries); it must be picklable (a module-level function).
+    """
+    opts.validate()
+    kind = device_kind(opts)
+    if kind == "cuda" and opts.gpus > torch.cuda.device_count():
+        raise TrainingError(f"--gpus {opts.gpus}: only {torch.cuda.device_count()} CUDA device(s) visible")
+    under = distributed.from_torchrun()
+    if under is not None:
+        rank, world = under
+        if opts.batch % world:
+            raise TrainingError(f"--batch {opts.batch} must be divisible by the {world} torchrun ranks")
+        return _rank(rank, world, None, opts.replace(gpus=world), resume, kind, make_progress, progress_fn, abort_fn)
+    if opts.gpus == 1:
+        return _rank(0, 1, None, opts, resume, kind, make_progress, progress_fn, abort_fn)
+    _spawn(opts, resume, kind, make_progress)
+    return None
+
+
+def _rank(rank, world, port, opts, resume, kind, make_progress, progress_fn=None, abort_fn=None) -> TrainResult:
+    ranks = distributed.init(rank, world, kind, port)
+    stop = StopFlag()
+    restore = stop.install()
+    if progress_fn is None and make_progress is not None:
+        progress_fn = make_progress(rank)
+    polled = stop if abort_fn is None else (lambda: stop() or abort_fn())
+    try:
+        return training_loop(opts, ranks, progress_fn, polled, resume)
+    finally:
+        restore()
+        distributed.shutdown()
+
+
+def _spawned(rank, world, port, opts, resume, kind, make_progress) -> None:
+    _rank(rank, world, port, opts, resume, kind, make_progress)
+
+
+def _spawn(opts: TrainOptions, resume, kind: str, make_progress) -> None:
+    import torch.multiprocessing as mp
+
+    port = distributed.free_port()
+    ctx = mp.start_processes(
+        _spawned,
+        args=(opts.gpus, port, opts, resume, kind, make_progress),
+        nprocs=opts.gpus,
+        join=False,
+        start_method="spawn",
+    )
+
+    def forward(signum, frame):  # children in our process group get Ctrl-C themselves; SIGTERM is ours alone
+        if signum == signal.SIGTERM:
+            for p in ctx.processes:
+                if p.is_alive():
+                    p.terminate()
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not ctx.join():
+            pass
+    except mp.ProcessRaisedException as e:
+        # The child's traceback is in the message; its last line names the error.
+        last = str(e).strip().splitlines()[-1]
+        raise TrainingError(f"a training rank failed: {last}") from None
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def read_run_options(run_dir: Path) -> TrainOptions | None:
+    path = Path(run_dir) / "training_options.json"
+    return TrainOptions.from_json_file(path) if path.exists() else None
