@@ -1,0 +1,3 @@
+"""Projection (image → content codes) and CLIP text editing of content codes.
+
+See README "Projection and text editing"."""

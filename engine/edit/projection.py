@@ -1,0 +1,222 @@
+"""Projection: find content codes (W+) whose frame at t = 0 reproduces an image (model-spec §5.1).
+
+Upstream's recipe (StyleGAN2-ADA's projector in W+): start from w_avg (10 000 mapped z, RandomState 123),
+Adam(0.9, 0.999) at lr 0.1 with a 5 % linear warm-up and a cosine ramp-down over the last 25 %, Gaussian
+noise added to the codes with std w_std·0.05·max(0, 1 − progress/0.75)², LPIPS-VGG16 between the frame and
+the target, 1000 steps. The motion is one fixed MotionCodes (upstream holds its motion noise fixed); the
+frame time t is 0. Unlike upstream the result keeps that motion, so "animate the photo" reuses it or any
+other motion seed.
+
+`Projector` is a step iterator, so a CLI loop and an app job drive it the same way:
+
+    p = Projector(G, "photo.jpg", motion=MotionCodes(seed=7))
+    for state in p:                  # or: while not p.done: state = p.step()
+        show(state.preview)          # uint8 [H, W, 3]; state.loss, state.progress
+        if cancelled: break          # between steps; p.result() is still the best codes so far
+    latents = p.result()             # engine.latents.Latents (W+ codes, the motion, provenance)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engine.edit.images import as_rgb8, fit_square, psnr, to_tensor
+from engine.edit.losses import ImageLoss, make_image_loss
+from engine.errors import SgvError
+from engine.latents import Latents
+from engine.motion_codes import MotionCodes
+
+
+@dataclass(frozen=True)
+class ProjectionConfig:
+    num_steps: int = 1000
+    initial_lr: float = 0.1
+    lr_rampup_length: float = 0.05  # fraction of the steps with a linear warm-up
+    lr_rampdown_length: float = 0.25  # fraction of the steps with a cosine ramp-down to 0
+    initial_noise_factor: float = 0.05  # w-noise std at step 0, in units of w_std
+    noise_ramp_length: float = 0.75  # fraction of the steps after which the w-noise is 0
+    w_avg_samples: int = 10_000
+    w_avg_seed: int = 123  # numpy RandomState seed of the w_avg / w_std samples (upstream's)
+    t: float = 0.0  # frame time the image is matched at, in training-data frames
+    fit: str = "crop"  # "crop" or "pad" a non-square image to the model's square frame
+    seed: int = 0  # w-noise generator seed: the same inputs give the same result
+
+    def validate(self) -> None:
+        if self.num_steps < 1:
+            raise SgvError(f"projection needs at least 1 step, got {self.num_steps}")
+        if not self.initial_lr > 0:
+            raise SgvError(f"learning rate must be positive, got {self.initial_lr}")
+        if self.w_avg_samples < 2:
+            raise SgvError("w_avg_samples must be at least 2")
+
+
+def learning_rate(progress: float, initial_lr: float, rampup: float = 0.05, rampdown: float = 0.25) -> float:
+    """StyleGAN2-ADA / StyleCLIP schedule at progress ∈ [0, 1]: linear warm-up, cosine ramp-down."""
+    ramp = min(1.0, (1.0 - progress) / rampdown) if rampdown > 0 else 1.0
+    ramp = 0.5 - 0.5 * math.cos(ramp * math.pi)
+    ramp *= min(1.0, progress / rampup) if rampup > 0 else 1.0
+    return initial_lr * ramp
+
+
+@dataclass(frozen=True)
+class StepState:
+    """What one optimisation step reports (projection and editing share it)."""
+
+    step: int  # steps done, 1..num_steps
+    num_steps: int
+    loss: float  # total loss of this step
+    best_loss: float
+    lr: float
+    preview: np.ndarray | None  # uint8 [H, W, 3], the frame of the current codes (None when not rendered)
+    terms: dict  # named loss terms of this step (e.g. {"clip": .., "l2": ..})
+
+    @property
+    def progress(self) -> float:
+        return self.step / self.num_steps
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.num_steps
+
+
+@torch.no_grad()
+def w_stats(G, num_samples: int = 10_000, seed: int = 123, c: torch.Tensor | None = None, batch: int = 1000):
+    """w_avg [1, 1, D] and w_std (RMS distance of mapped samples from their mean), as upstream computes them."""
+    z = torch.from_numpy(np.random.RandomState(seed).randn(num_samples, G.z_dim).astype(np.float32))
+    ws = []
+    for i in range(0, num_samples, batch):
+        zb = z[i : i + batch].to(G.device)
+        cb = c.to(G.device).expand(len(zb), -1) if c is not None else None
+        ws.append(G.mapping(zb, cb, psi=1.0)[:, :1, :].double())  # [B, 1, D]: every W+ row is the same w here
+    w = torch.cat(ws)
+    w_avg = w.mean(dim=0, keepdim=True)  # [1, 1, D]
+    w_std = float((((w - w_avg) ** 2).sum() / num_samples) ** 0.5)
+    return w_avg.float(), w_std
+
+
+class Projector:
+    """Projects one image into W+ codes of `G` at time `config.t` with a fixed motion. See the module doc."""
+
+    def __init__(
+        self,
+        G,
+        image: np.ndarray | str | os.PathLike,
+        motion: MotionCodes | int = 0,
+        config: ProjectionConfig = ProjectionConfig(),
+        image_loss: ImageLoss | str = "lpips",
+        c: torch.Tensor | None = None,
+        device: torch.device | str | None = None,
+        source: str | None = None,
+    ):
+        config.validate()
+        if G.c_dim and c is None:
+            raise SgvError(f"this model is conditional ({G.c_dim} classes); pass a class label")
+        self.G, self.config = G, config
+        self.device = torch.device(device) if device is not None else G.device
+        where = str(image) if isinstance(image, (str, os.PathLike)) else (source or "image")
+        self.source = source or where
+        self.target_uint8 = fit_square(as_rgb8(image, where), G.img_resolution, config.fit)  # [R, R, 3]
+        self.target = to_tensor(self.target_uint8, self.device)  # [1, 3, R, R]
+        self.motion = motion if isinstance(motion, MotionCodes) else MotionCodes(seed=int(motion))
+        self.c = c.to(self.device).reshape(1, -1) if c is not None else None
+        self.loss_fn = make_image_loss(image_loss, self.device) if isinstance(image_loss, str) else image_loss
+        with torch.no_grad():
+            self.v = G.motion([self.motion], [config.t], self.c)  # [1, 1, V], fixed for the whole run
+        w_avg, self.w_std = w_stats(G, config.w_avg_samples, config.w_avg_seed, self.c)
+        self.w_opt = w_avg.to(self.device).repeat(1, G.num_ws, 1).requires_grad_(True)  # [1, L, D]
+        self.optimizer = torch.optim.Adam([self.w_opt], betas=(0.9, 0.999), lr=config.initial_lr)
+        self.noise_gen = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.step_index = 0
+        self.best_loss = math.inf
+        self.best_ws = self.w_opt.detach().clone()
+        self.losses: list[float] = []
+        self.state: StepState | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.step_index >= self.config.num_steps
+
+    def step(self) -> StepState:
+        if self.done:
+            raise RuntimeError("projection already finished")
+        cfg = self.config
+        progress = self.step_index / cfg.num_steps
+        noise_scale = self.w_std * cfg.initial_noise_factor * max(0.0, 1.0 - progress / cfg.noise_ramp_length) ** 2
+        lr = learning_rate(progress, cfg.initial_lr, cfg.lr_rampup_length, cfg.lr_rampdown_length)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        noise = torch.randn(self.w_opt.shape, generator=self.noise_gen, device=self.device) * noise_scale
+        ws = self.w_opt + noise
+        x = self.G.synthesis(ws, self.v)[:, 0]  # [1, 3, R, R]
+        loss = self.loss_fn(x, self.target).sum()
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise SgvError(f"{self.source}: projection diverged at step {self.step_index + 1} (loss {value})")
+        if value < self.best_loss:  # the codes this loss belongs to (noise is 0 for the last 25 % of steps)
+            self.best_loss, self.best_ws = value, self.w_opt.detach().clone()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.step_index += 1
+        self.losses.append(value)
+        preview = _uint8(x.detach())
+        self.state = StepState(self.step_index, cfg.num_steps, value, self.best_loss, lr, preview, {})
+        return self.state
+
+    def __iter__(self):
+        while not self.done:
+            yield self.step()
+
+    def run(self, progress=None, should_stop=None) -> Latents:
+        """All remaining steps; `progress(state)` after each, `should_stop()` polled between steps."""
+        while not self.done:
+            if should_stop is not None and should_stop():
+                break
+            state = self.step()
+            if progress is not None:
+                progress(state)
+        return self.result()
+
+    def result(self) -> Latents:
+        """The lowest-loss codes so far with the projection's motion (valid after any number of steps)."""
+        from engine.checkpoint import generator_fingerprint
+
+        recon = self.reconstruction()
+        return Latents(
+            ws=self.best_ws[0].cpu(),
+            motion=self.motion,
+            c=self.c[0].cpu() if self.c is not None else None,
+            fingerprint=generator_fingerprint(self.G),
+            provenance={
+                "source": "projection",
+                "image": self.source,
+                "loss": self.loss_fn.kind,
+                "loss_label": self.loss_fn.label,
+                "steps": self.step_index,
+                "num_steps": self.config.num_steps,
+                "best_loss": self.best_loss if math.isfinite(self.best_loss) else None,
+                "psnr_db": round(psnr(recon, self.target_uint8), 3),
+                "t": self.config.t,
+                "fit": self.config.fit,
+            },
+        )
+
+    @torch.no_grad()
+    def reconstruction(self) -> np.ndarray:
+        """uint8 [R, R, 3]: the frame of the best codes at t with the projection's motion (no w-noise)."""
+        return _uint8(self.G.synthesis(self.best_ws, self.v)[:, 0])
+
+    def psnr(self) -> float:
+        return psnr(self.reconstruction(), self.target_uint8)
+
+
+def _uint8(x: torch.Tensor) -> np.ndarray:
+    """[1, 3, H, W] in [-1, 1] → uint8 [H, W, 3], quantised like saved videos."""
+    from engine.media import tensor_to_uint8
+
+    return tensor_to_uint8(x[0])
