@@ -261,7 +261,7 @@ def load_state_dict(name: str, path: str | os.PathLike | None = None) -> dict:
     p = resolve(name, path)
     try:
         if _is_torchscript(p):
-            return dict(torch.jit.load(str(p), map_location="cpu").state_dict())
+            return dict(_jit_load(p, "cpu").state_dict())
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for corrupt files; all mean "not this file"
         raise WeightsError(f"{p}: not a readable weights file for '{name}' ({type(err).__name__})") from None
@@ -274,13 +274,23 @@ def load_state_dict(name: str, path: str | os.PathLike | None = None) -> dict:
 
 def load_torchscript(name: str, path: str | os.PathLike | None = None, device="cpu"):
     """A TorchScript network (I3D, Inception) in eval mode on `device`."""
-    import torch
 
     p = resolve(name, path)
     try:
-        return torch.jit.load(str(p), map_location=device).eval()
+        return _jit_load(p, device).eval()
     except Exception as err:
         raise WeightsError(f"{p}: not a TorchScript file for '{name}' ({type(err).__name__})") from None
+
+
+def _jit_load(path: Path, device):
+    """torch.jit.load without its deprecation notice: the published I3D/Inception/CLIP files are TorchScript."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch.jit.load(str(path), map_location=device)
 
 
 def _is_torchscript(path: Path) -> bool:

@@ -90,7 +90,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
             sd = load_file(str(path), device="cpu")
         elif weights._is_torchscript(path):
-            sd = dict(torch.jit.load(str(path), map_location="cpu").state_dict())
+            sd = dict(weights._jit_load(path, "cpu").state_dict())
         else:
             sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch/safetensors raise many types for damaged files
