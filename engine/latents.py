@@ -36,6 +36,10 @@ class LatentsError(SgvError):
     """A latents file that is missing, damaged, foreign, or does not fit the model."""
 
 
+class LatentsWarning(UserWarning):
+    """Latents made with another model (fingerprint mismatch): legal, usually a mistake."""
+
+
 @dataclass(frozen=True, eq=False)
 class Latents:
     ws: torch.Tensor  # [L, D] float32 content codes (W+), on the CPU
@@ -147,7 +151,8 @@ def _array(data, key: str, path: Path, ndim: int, kind: str = "f") -> np.ndarray
 
 
 def load_latents(path: str | os.PathLike, G=None, on_mismatch: str = "warn") -> Latents:
-    """Read a latents file; with `G`, also check that it fits the model (see `check_model`)."""
+    """Read a latents file; with `G`, also check that it fits the model (see `check_model`; with "warn" a
+    fingerprint mismatch is reported as a LatentsWarning)."""
     path = Path(path)
     if not path.exists():
         raise LatentsError(f"{path}: no such latents file")
@@ -199,7 +204,11 @@ def _parse(data, path: Path, G, on_mismatch: str) -> Latents:
     fp = _str(data, "fingerprint", path) if "fingerprint" in data.files else ""
     latents = Latents(ws=torch.from_numpy(ws.copy()), motion=motion, c=c, fingerprint=fp, provenance=provenance)
     if G is not None:
-        check_model(latents, G, on_mismatch=on_mismatch, where=str(path))
+        msg = check_model(latents, G, on_mismatch=on_mismatch, where=str(path))
+        if msg:
+            import warnings
+
+            warnings.warn(msg, LatentsWarning, stacklevel=3)
     return latents
 
 
