@@ -1,0 +1,63 @@
+"""Generated videos for the metrics: video j of a run is a pure function of (seed, j).
+
+Rendered with the public generator interface only (G.mapping, G.motion, G.synthesis), several videos per
+batch, and quantised to uint8 exactly as a saved video. Motion is random access, so a clip longer than a
+batch is rendered in time chunks with the same result as one pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from engine.metrics.detectors import MetricError
+from engine.metrics.protocol import fake_draw, quantize
+from engine.motion_codes import MotionCodes
+
+
+def render_fake_videos(
+    G,
+    videos: Sequence[int],
+    seed: int,
+    times: np.ndarray,
+    label_of: Callable[[int], np.ndarray] | None,
+    num_labels: int,
+    batch_frames: int = 128,
+) -> Iterator[tuple[list[int], torch.Tensor]]:
+    """Yield (video indices, uint8 [n, T, 3, H, W] on G's device) for `videos`, n·T ≈ batch_frames.
+
+    `label_of(k)` is the label of the k-th of `num_labels` real videos a conditional model draws from.
+    """
+    if G.c_dim and label_of is None:
+        raise MetricError(f"the model is conditional ({G.c_dim} classes) but the dataset has no labels")
+    device = G.device
+    num_t = len(times)
+    per_batch = max(1, batch_frames // num_t)
+    t_chunk = max(1, batch_frames // per_batch)
+    t_all = torch.as_tensor(times, dtype=torch.float64)
+    channels_last = device.type == "cpu"  # same fp32 math, faster on CPU (tests/test_fastpaths.py)
+    for start in range(0, len(videos), per_batch):
+        idx = list(videos[start : start + per_batch])
+        draws = [fake_draw(seed, j, G.z_dim, num_labels if G.c_dim else None) for j in idx]
+        z = torch.from_numpy(np.stack([d.z for d in draws])).to(device)  # [n, Z]
+        c = None
+        if G.c_dim:
+            c = torch.from_numpy(np.stack([_label(label_of(d.label_index), G.c_dim) for d in draws])).to(device)
+        motions = [MotionCodes(seed=d.motion_seed) for d in draws]
+        with torch.no_grad():
+            ws = G.mapping(z, c, psi=1.0)  # [n, L, D]
+            chunks = []
+            for t0 in range(0, num_t, t_chunk):
+                v = G.motion(motions, t_all[t0 : t0 + t_chunk], c)  # [n, t, V]
+                x = G.synthesis(ws, v, channels_last=channels_last)  # [n, t, 3, H, W]
+                chunks.append(quantize(x))
+        yield idx, torch.cat(chunks, dim=1)  # [n, T, 3, H, W] uint8
+
+
+def _label(label, c_dim: int) -> np.ndarray:
+    vec = np.asarray(label, dtype=np.float32).reshape(-1)
+    if vec.shape[0] != c_dim:
+        raise MetricError(f"dataset labels have {vec.shape[0]} entries, the model needs {c_dim}")
+    return vec

@@ -1,0 +1,85 @@
+"""FID statistics (`fid50k_full`): Inception features of every real frame and of generated frames.
+
+Real: all frames of all videos (upstream reads the archive as an image folder), each frame weighted 1/n
+for a video of n frames so that every video counts equally however long it is; upstream weights frames
+equally, which is the same thing when all videos have the same length. Fake: 50 000 frames, from
+videos of 16 frames at t = 0…15 (3125 videos). Frames go to the Inception file as uint8 [N, 3, H, W].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from engine.metrics.detectors import Detector, MetricError
+from engine.metrics.fakes import render_fake_videos
+from engine.metrics.frechet import FeatureStats
+from engine.metrics.fvd import Advance, _comm_device
+from engine.metrics.protocol import Protocol, fake_times
+
+
+class FrameReader(torch.utils.data.Dataset):
+    """Item k: the k-th frame of this rank's share of all frames → (uint8 [H, W, 3], weight 1/n of its video)."""
+
+    def __init__(self, ds, rank: int = 0, world: int = 1):
+        self.ds = ds
+        lengths = np.array([ds.num_frames(i) for i in range(len(ds))], dtype=np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(lengths)])  # flat index of each video's frame 0
+        self.lengths = lengths
+        self.flat = np.arange(rank, int(self.starts[-1]), world, dtype=np.int64)  # round-robin over frames
+
+    def __len__(self) -> int:
+        return len(self.flat)
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, float]:
+        f = int(self.flat[k])
+        i = int(np.searchsorted(self.starts, f, side="right") - 1)
+        frame = self.ds.read_frames(i, [f - int(self.starts[i])])[0]
+        return torch.from_numpy(np.ascontiguousarray(frame)), 1.0 / float(self.lengths[i])
+
+
+def real_stats(
+    ds,
+    detector: Detector,
+    rank: int = 0,
+    world: int = 1,
+    batch_frames: int = 128,
+    workers: int = 0,
+    advance: Advance | None = None,
+) -> FeatureStats:
+    if len(ds) == 0 or sum(ds.num_frames(i) for i in range(len(ds))) == 0:
+        raise MetricError(f"{ds.path}: the dataset has no frames")
+    reader = FrameReader(ds, rank, world)
+    loader = torch.utils.data.DataLoader(reader, batch_size=batch_frames, num_workers=workers, shuffle=False)
+    stats = FeatureStats()
+    for frames, weights in loader:  # [n, H, W, 3] uint8, [n] float64
+        stats.append(detector(frames.permute(0, 3, 1, 2)), weights)
+        if advance:
+            advance(frames.shape[0])
+    stats.all_reduce(world, _comm_device(detector.device))
+    return stats
+
+
+def fake_stats(
+    G,
+    ds,
+    protocol: Protocol,
+    detector: Detector,
+    seed: int,
+    num_fake: int,
+    rank: int = 0,
+    world: int = 1,
+    batch_frames: int = 128,
+    advance: Advance | None = None,
+) -> FeatureStats:
+    """`num_fake` generated videos of `protocol.num_frames` frames each; every frame weighs the same."""
+    times = fake_times(protocol.num_frames, protocol.subsample)
+    label_of = ds.label if getattr(ds, "c_dim", 0) else None
+    stats = FeatureStats()
+    mine = range(rank, num_fake, world)
+    for _, x in render_fake_videos(G, mine, seed, times, label_of, len(ds), batch_frames):
+        stats.append(detector(x.flatten(0, 1)))  # [n·T, 3, H, W]
+        if advance:
+            advance(x.shape[0] * x.shape[1])
+    stats.all_reduce(world, _comm_device(detector.device))
+    return stats

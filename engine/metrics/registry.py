@@ -1,0 +1,260 @@
+"""The metric registry and `calc`: one call computes a metric, returns a dict and appends a JSON line.
+
+As StyleGAN3's / StyleGAN-V's `metric_main.py`: each metric has a name, its value is reported under that
+name in `results`, and each evaluation appends one line to `<run_dir>/metric-<name>.jsonl`. Under
+torch.distributed every rank calls `calc` with its rank and the world size; each computes a share of the
+videos, the feature sums are added across ranks, rank 0 computes the distance and writes, and every rank
+gets the same dict back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from engine.metrics import cache as stats_cache
+from engine.metrics import fid, fvd
+from engine.metrics.detectors import Detector, MetricError, load_detector
+from engine.metrics.frechet import frechet_distance
+from engine.metrics.protocol import Protocol, eligible_videos
+
+PROTOCOL_VERSION = 1  # bump when anything that changes real statistics changes (invalidates caches)
+
+METRICS: dict[str, Protocol] = {
+    p.name: p
+    for p in (
+        Protocol("fvd2048_16f", "fvd", "i3d", num_frames=16, subsample=1, max_real=2048, num_fake=2048),
+        Protocol("fvd2048_128f", "fvd", "i3d", num_frames=128, subsample=1, max_real=2048, num_fake=2048),
+        Protocol("fvd2048_128f_subsample8f", "fvd", "i3d", num_frames=16, subsample=8, max_real=2048, num_fake=2048),
+        # 50 000 generated frames = 3125 videos of 16 frames (upstream: num_gen=50000, num_video_frames=16).
+        Protocol("fid50k_full", "fid", "inception", num_frames=16, subsample=1, max_real=None, num_fake=3125),
+    )
+}
+
+
+def calc(
+    name: str,
+    G,
+    data,
+    *,
+    detector: str | os.PathLike | Detector | None = None,
+    run_dir: str | os.PathLike | None = None,
+    snapshot: str | os.PathLike | None = None,
+    num_runs: int = 1,
+    num_videos: int | None = None,
+    seed: int = 0,
+    rank: int = 0,
+    world: int = 1,
+    device: torch.device | str | None = None,
+    cache: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+    batch_frames: int = 128,
+    workers: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Compute metric `name` of generator G against dataset `data` (a path or an opened VideoDataset).
+
+    detector: the I3D/Inception TorchScript file (None: the engine.weights cache) or a loaded Detector.
+    num_videos: overrides the protocol's 2048 real/fake videos (fid: generated videos of 16 frames;
+      its real side stays "every frame"). Reported numbers are only comparable at the defaults.
+    seed: real clip offsets come from `seed`, run r's generated videos from `seed + r`.
+    rank/world: this process's place under torch.distributed (the process group must be initialised).
+    Returns {"metric", "results": {name: value} (or per-run values, mean and std), "num_real", "num_fake",
+    "detector", "protocol", "real_stats", "total_time", ...}; rank 0 appends it to run_dir/metric-<name>.jsonl.
+    """
+    start = time.time()
+    protocol = _protocol(name)
+    if num_runs < 1:
+        raise MetricError(f"--num-runs must be at least 1, got {num_runs}")
+    if num_videos is not None and num_videos < 1:
+        raise MetricError(f"--num-videos must be at least 1, got {num_videos}")
+    ds = _dataset(data, G)
+    device = torch.device(device) if device is not None else G.device
+    det = detector if isinstance(detector, Detector) else load_detector(protocol.detector, detector, device)
+    if det.kind != protocol.detector:
+        raise MetricError(f"{det.path}: {name} needs the {protocol.detector} detector, got {det.kind}")
+    max_real = protocol.max_real if num_videos is None or protocol.max_real is None else num_videos
+    num_fake = protocol.num_fake if num_videos is None else num_videos
+    bar = _Progress(progress, rank, world)
+
+    # -- real statistics: cached per dataset + detector + protocol -------------------------------------
+    key = _cache_key(ds, det, protocol, seed, max_real)
+    cache_path = stats_cache.cache_file(Path(cache_dir) if cache_dir else stats_cache.default_cache_dir(), key)
+    cached = stats_cache.load(cache_path, key) if (cache and rank == 0) else None
+    hit = _broadcast_flag(cached is not None, world, det.device)
+    lengths = [ds.num_frames(i) for i in range(len(ds))]
+    label_videos = (
+        eligible_videos(lengths, protocol.clip_span, None) if protocol.kind == "fvd" else list(range(len(ds)))
+    )
+    real_items = 0 if hit else _real_items(protocol, lengths, max_real)
+    fake_items = num_fake * (protocol.num_frames if protocol.kind == "fid" else 1)
+    bar.total = real_items + num_runs * fake_items
+    if hit:
+        mu_real, sigma_real, num_real = cached if cached is not None else (None, None, 0)
+    else:
+        if protocol.kind == "fvd":
+            stats = fvd.real_stats(ds, protocol, det, seed, max_real, rank, world, batch_frames, workers, bar.add)
+        else:
+            stats = fid.real_stats(ds, det, rank, world, batch_frames, workers, bar.add)
+        mu_real, sigma_real = stats.mean_cov()
+        num_real = stats.count
+        if cache and rank == 0:
+            stats_cache.save(cache_path, key, mu_real, sigma_real, num_real)
+    num_real = int(_broadcast([float(num_real)], world, det.device)[0])
+
+    # -- generated statistics and the distance, per run ------------------------------------------------
+    values = []
+    for r in range(num_runs):
+        if protocol.kind == "fvd":
+            fs = fvd.fake_stats(
+                G, ds, protocol, det, seed + r, num_fake, label_videos, rank, world, batch_frames, bar.add
+            )
+        else:
+            fs = fid.fake_stats(G, ds, protocol, det, seed + r, num_fake, rank, world, batch_frames, bar.add)
+        value = float("nan")
+        if rank == 0:
+            mu_fake, sigma_fake = fs.mean_cov()
+            if not (np.all(np.isfinite(mu_fake)) and np.all(np.isfinite(sigma_fake))):
+                raise MetricError(f"{det.path}: the detector produced NaN/inf features for generated videos")
+            value = frechet_distance(mu_fake, sigma_fake, mu_real, sigma_real)
+        values.append(value)
+    values = _broadcast(values, world, det.device)
+
+    result = {
+        "metric": name,
+        "results": _results(name, values),
+        "num_real": num_real,
+        "num_fake": num_fake,
+        "num_runs": num_runs,
+        "seed": seed,
+        "num_gpus": world,
+        "detector": det.describe(),
+        "dataset": str(ds.path),
+        "protocol": {**protocol.as_dict(), "max_real": max_real, "num_fake": num_fake, "version": PROTOCOL_VERSION},
+        "real_stats": {"cache": "hit" if hit else ("miss" if cache else "off"), "file": str(cache_path)},
+        "snapshot": str(snapshot) if snapshot is not None else None,
+        "total_time": time.time() - start,
+        "timestamp": time.time(),
+    }
+    if rank == 0 and run_dir is not None:
+        append_jsonl(Path(run_dir) / f"metric-{name}.jsonl", result)
+    return result
+
+
+def append_jsonl(path: Path, record: dict) -> None:
+    """One line per evaluation, written with one write() on an O_APPEND file (no torn interleaving)."""
+    clean = json.loads(json.dumps(record, default=str), parse_constant=lambda _: None)
+    line = (json.dumps(clean, allow_nan=False) + "\n").encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """Every complete line of a metric-<name>.jsonl (a torn last line is skipped)."""
+    out = []
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return out
+    for raw in text.splitlines():
+        try:
+            out.append(json.loads(raw))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+
+
+def _protocol(name: str) -> Protocol:
+    try:
+        return METRICS[name]
+    except KeyError:
+        raise MetricError(f"unknown metric {name!r}; known: {', '.join(METRICS)}") from None
+
+
+def _dataset(data, G):
+    if hasattr(data, "read_frames"):
+        ds = data
+    else:
+        from engine.data import open_dataset
+
+        ds = open_dataset(data, resolution=G.img_resolution)
+    if int(ds.resolution) != int(G.img_resolution):
+        raise MetricError(f"{ds.path}: frames are {ds.resolution}² but the model makes {G.img_resolution}²")
+    if len(ds) == 0:
+        raise MetricError(f"{ds.path}: the dataset has no videos")
+    return ds
+
+
+def _cache_key(ds, det: Detector, protocol: Protocol, seed: int, max_real: int | None) -> dict:
+    """Everything the real statistics depend on (and nothing they do not, e.g. the generated count)."""
+    proto = {k: v for k, v in protocol.as_dict().items() if k not in ("num_fake", "detector")}
+    proto.update(name=protocol.name, max_real=max_real, version=PROTOCOL_VERSION)
+    if protocol.kind == "fvd":
+        proto["seed"] = seed  # offsets; fid reads every frame
+    else:
+        proto["weighting"] = "per-video"
+    return {
+        "dataset": stats_cache.dataset_fingerprint(ds),
+        "detector": {"kind": det.kind, "sha256": det.sha256},
+        "protocol": proto,
+    }
+
+
+def _real_items(protocol: Protocol, lengths: list[int], max_real: int | None) -> int:
+    if protocol.kind == "fvd":
+        return len(eligible_videos(lengths, protocol.clip_span, max_real))
+    return int(sum(lengths))
+
+
+def _results(name: str, values: list[float]) -> dict:
+    if len(values) == 1:
+        return {name: values[0]}
+    out = {f"{name}_run{i + 1:02d}": v for i, v in enumerate(values)}
+    out[f"{name}_mean"] = float(np.mean(values))
+    out[f"{name}_std"] = float(np.std(values))
+    return out
+
+
+def _comm(device: torch.device) -> torch.device:
+    return fvd._comm_device(device)
+
+
+def _broadcast(values: list[float], world: int, device: torch.device) -> list[float]:
+    """Rank 0's values on every rank."""
+    if world <= 1:
+        return [float(v) for v in values]
+    t = torch.tensor(values, dtype=torch.float64, device=_comm(device))
+    dist.broadcast(t, src=0)
+    return [float(v) for v in t.cpu()]
+
+
+def _broadcast_flag(flag: bool, world: int, device: torch.device) -> bool:
+    return _broadcast([1.0 if flag else 0.0], world, device)[0] > 0
+
+
+class _Progress:
+    """Turns per-rank item counts into (done, total) calls on rank 0 (others' progress is assumed equal)."""
+
+    def __init__(self, fn: Callable[[int, int], None] | None, rank: int, world: int):
+        self.fn = fn if rank == 0 else None
+        self.world, self.done, self.total = world, 0, 0
+
+    def add(self, n: int) -> None:
+        self.done = min(self.total, self.done + n * self.world)
+        if self.fn is not None:
+            self.fn(self.done, self.total)
