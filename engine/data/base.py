@@ -47,19 +47,21 @@ def is_image_name(name: str) -> bool:
 
 
 def fit_square(image: Image.Image | np.ndarray, resolution: int) -> np.ndarray:
-    """uint8 [R, R, 3]: the largest centered square of `image`, resized with Lanczos (antialiased when
-    shrinking). Odd margins are split exactly (a fractional crop box), so no half-pixel shift creeps in."""
+    """uint8 [R, R, 3]: the largest centered square of `image` (an odd margin puts the extra pixel on the
+    right/bottom, as upstream's scripts), resized with Lanczos (antialiased when shrinking). Cropped before
+    resizing, so nothing outside the square bleeds into its edge pixels."""
     im = Image.fromarray(np.ascontiguousarray(image)) if isinstance(image, np.ndarray) else image
     if im.mode != "RGB":
         im = im.convert("RGB")
     w, h = im.size
-    if (w, h) == (resolution, resolution):
-        return np.asarray(im)
     s = min(w, h)
-    box = ((w - s) / 2, (h - s) / 2, (w + s) / 2, (h + s) / 2)
+    if (w, h) != (s, s):
+        left, top = (w - s) // 2, (h - s) // 2
+        im = im.crop((left, top, left + s, top + s))
+    if s == resolution:
+        return np.asarray(im)
     # reducing_gap=3: a box pre-reduction for big shrinks (1080p -> 64), indistinguishable from the full filter.
-    out = im.resize((resolution, resolution), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
-    return np.asarray(out)
+    return np.asarray(im.resize((resolution, resolution), Image.Resampling.LANCZOS, reducing_gap=3.0))
 
 
 def decode_frame(data: bytes, resolution: int, where: str) -> np.ndarray:

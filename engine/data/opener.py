@@ -205,8 +205,8 @@ def _open_video_folder(src: Path, resolution: int, cache_dir: Path | None, progr
 
 def probe_video_folder(path: str | os.PathLike, workers: int = 4) -> dict:
     """describe()-like summary of a folder of videos, read from the files themselves (frames are counted by
-    decoding, so this takes a while for long videos); unreadable files are listed under 'skipped'."""
-    from engine.media import MediaError, probe_video
+    decoding, so this takes a while for long videos); unreadable and damaged files are listed under 'skipped'."""
+    from engine.media import MediaError, iter_video_frames, probe_video
 
     src = Path(path).expanduser()
     sources = list_video_sources(src)
@@ -215,7 +215,10 @@ def probe_video_folder(path: str | os.PathLike, workers: int = 4) -> dict:
 
     def probe(s):
         try:
-            return s, probe_video(s.path, count_frames=True), None
+            info = probe_video(s.path, count_frames=False)
+            # Counted by the decoder prepare uses, so a truncated file is reported here as prepare will see it.
+            info["frames"] = sum(1 for _ in iter_video_frames(s.path))
+            return s, info, None
         except MediaError as e:
             msg = str(e)
             return s, None, msg[len(f"{s.path}: ") :] if msg.startswith(f"{s.path}: ") else msg

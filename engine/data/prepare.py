@@ -170,14 +170,15 @@ class _TooShort(Exception):
 
 
 def resample_indices(frames: Iterator[np.ndarray], src_fps: float, fps: float | None) -> Iterator[np.ndarray]:
-    """Frames at `fps`: output frame k is the source frame nearest to time k / fps (dropped or repeated)."""
+    """Frames at `fps`: output frame k is the source frame on screen at time k / fps, i.e. source frame
+    floor(k · src_fps / fps) (frames are dropped or repeated); the output spans the source's duration."""
     if not fps or not src_fps or abs(src_fps - fps) < 1e-6 * fps:
         yield from frames
         return
     ratio = src_fps / fps  # source frames per output frame
     k = 0
     for i, frame in enumerate(frames):
-        while math.floor(k * ratio + 0.5 + 1e-9) <= i:
+        while math.floor(k * ratio + 1e-9) <= i:
             yield frame
             k += 1
 
