@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import engine
+import engine.metrics
 from engine.errors import SgvError
 from engine.metrics import METRICS, FeatureStats, calc, frechet_distance, load_detector, read_jsonl
 from engine.metrics import fid as fid_stats
@@ -400,6 +401,9 @@ def test_bad_inputs_are_one_clear_line(tiny_G, detector_files, tmp_path, monkeyp
     junk.write_bytes(b"not a torchscript file")
     with pytest.raises(SgvError, match="junk.pt"):
         load_detector("inception", junk)
+    with pytest.raises(SgvError, match="sgv weights fetch i3d"):  # what `sgv train --metrics` can check first
+        engine.metrics.check(["fvd2048_16f", "fid50k_full"], None)
+    assert len(engine.metrics.check(["fvd2048_16f"], detector_files["i3d"])) == 1
     ds = MemoryDataset([20, 20])
     with pytest.raises(SgvError, match="unknown metric"):
         calc("fvd_nope", tiny_G, ds, detector=detector_files["i3d"])

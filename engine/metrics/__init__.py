@@ -16,7 +16,7 @@ registry.py  METRICS and calc(); cli.py: `sgv metrics`
 from engine.metrics.detectors import Detector, MetricError, load_detector
 from engine.metrics.frechet import FeatureStats, frechet_distance
 from engine.metrics.protocol import Protocol
-from engine.metrics.registry import METRICS, calc, read_jsonl
+from engine.metrics.registry import METRICS, calc, check, read_jsonl
 
 __all__ = [
     "METRICS",
@@ -25,6 +25,7 @@ __all__ = [
     "MetricError",
     "Protocol",
     "calc",
+    "check",
     "frechet_distance",
     "load_detector",
     "read_jsonl",

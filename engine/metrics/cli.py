@@ -130,13 +130,11 @@ def _run(rank: int, world: int, port: int | None, args) -> None:
 def _preflight(args) -> None:
     """Open everything once in the parent so a missing file fails here with one line."""
     from engine.cli import _load_model
-    from engine.metrics.registry import METRICS, _dataset
-    from engine.weights import resolve
+    from engine.metrics.registry import _dataset, check
 
+    check(args.metric_names, args.detector)
     G = _load_model(argparse.Namespace(**{**vars(args), "device": "cpu"}))
     _dataset(args.data, G)
-    for kind in {METRICS[m].detector for m in args.metric_names}:
-        resolve(kind, args.detector)
 
 
 def _bar(name: str):

@@ -148,6 +148,17 @@ def calc(
     return result
 
 
+def check(names, detector: str | os.PathLike | None = None) -> list[Protocol]:
+    """Validate metric names and that their detector files are present, before hours of training:
+    MetricError for an unknown name, WeightsMissing (naming the file and `sgv weights fetch`) otherwise."""
+    from engine.weights import resolve
+
+    protocols = [_protocol(n) for n in names]
+    for kind in dict.fromkeys(p.detector for p in protocols):
+        resolve(kind, detector)
+    return protocols
+
+
 def append_jsonl(path: Path, record: dict) -> None:
     """One line per evaluation, written with one write() on an O_APPEND file (no torn interleaving)."""
     clean = json.loads(json.dumps(record, default=str), parse_constant=lambda _: None)
