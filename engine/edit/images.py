@@ -32,7 +32,9 @@ def fit_square(rgb: np.ndarray, resolution: int, fit: str = "crop") -> np.ndarra
     if side == resolution:
         return np.ascontiguousarray(square)
     # Lanczos is antialiased when shrinking (a 4000² photo to 256²) and sharp when enlarging a small image.
-    return np.array(Image.fromarray(np.ascontiguousarray(square)).resize((resolution, resolution), Image.LANCZOS))
+    return np.array(
+        Image.fromarray(np.ascontiguousarray(square)).resize((resolution, resolution), Image.LANCZOS, reducing_gap=3.0)
+    )
 
 
 def as_rgb8(image: np.ndarray | str | os.PathLike, where: str = "image") -> np.ndarray:

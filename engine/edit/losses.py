@@ -103,7 +103,7 @@ def load_lpips(
         key = f"lin{k}.model.1.weight"
         if key not in lin:
             raise weights.WeightsError(f"{lin_src}: not LPIPS VGG linear layers (no {key})")
-        state[key] = lin[key]
+        state[key] = state[f"lins.{k}.model.1.weight"] = lin[key]  # lpips registers each layer twice
     expected = net.state_dict()
     for key, ref in expected.items():
         if key not in state or tuple(state[key].shape) != tuple(ref.shape):
