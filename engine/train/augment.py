@@ -27,13 +27,14 @@ Execution, in plain PyTorch (no custom ops; double backward works, which R1 thro
 
 1. Pixel blitting (xflip, rotate90, xint) is an exact per-clip pixel permutation: a `gather` with an
    integer index map, borders mirrored like `F.pad(mode="reflect")`. (Upstream PyTorch ADA folds these
-   into the filtered resampling below, which makes them slightly inexact; its original TF version blits.)
-2. General geometry (scale, rotate, aniso, xfrac) runs only on clips whose transform is not the identity,
-   as ADA does: reflect-pad by the margin the transformed corners need (capped at size − 1 per side), 2×
-   upsample with the orthogonal symlet-6 lowpass, bilinear `grid_sample`, filter with the same lowpass and
-   2× downsample. Because the filter is orthogonal, upsample→downsample is exactly the identity, so the
-   resampling adds no blur of its own. Where a strong zoom-out samples beyond the capped padding, we mirror
-   (`grid_sample` padding_mode="reflection") where ADA reads zeros.
+   into the filtered resampling below; the original TF version blits them, as we do.)
+2. General geometry (scale, rotate, aniso, xfrac) runs only on the clips whose transform is not the
+   identity (ADA resamples the whole batch), with ADA's scheme: reflect-pad by the margin the transformed
+   corners need (capped at size − 1 per side), 2× upsample with the orthogonal symlet-6 lowpass, bilinear
+   `grid_sample`, filter with the same lowpass and 2× downsample. Because the filter is orthogonal,
+   upsample→downsample is exactly the identity, so the resampling adds no blur of its own; the grids are
+   shifted by the filter's delay so that rotations and flips stay centred. Where a strong zoom-out samples
+   beyond the capped padding, we mirror (`grid_sample` padding_mode="reflection") where ADA reads zeros.
 3. Colour: one 4×4 homogeneous matrix per clip applied to RGB (greyscale uses its luma response).
 
 The pipeline runs in float32 with autocast disabled and returns the input dtype. p = 0 returns x itself.
