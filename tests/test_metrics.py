@@ -130,17 +130,6 @@ def write_frame_folders(root: Path, lengths, res: int = RES) -> Path:
     return root
 
 
-def _open_dataset_available() -> bool:
-    try:
-        from engine.data import open_dataset  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_data = pytest.mark.skipif(not _open_dataset_available(), reason="engine.data.open_dataset not available yet")
-
-
 # ----------------------------------------------------------------------------------------------------
 # Fréchet distance
 
@@ -420,15 +409,14 @@ def test_bad_inputs_are_one_clear_line(tiny_G, detector_files, tmp_path, monkeyp
 # On-disk data, the CLI, two gloo ranks
 
 
-@needs_data
 def test_cli_on_disk_dataset_and_two_gloo_ranks(tiny_model_file, detector_files, tmp_path):
     data = write_frame_folders(tmp_path / "data", [20, 5, 18, 30, 16, 17])
     base = ["metrics", "--ckpt", str(tiny_model_file), "--data", str(data), "--metric", "fvd2048_16f",
             "--detector", str(detector_files["i3d"]), "--num-videos", "5", "--cache-dir", str(tmp_path / "cache"),
-            "--workers", "0", "--batch-frames", "32", "--quiet"]  # fmt: skip
+            "--batch-frames", "32", "--quiet"]  # fmt: skip
     from engine.cli import main
 
-    assert main(base + ["--run-dir", str(tmp_path / "one")]) == 0
+    assert main([*base, "--run-dir", str(tmp_path / "one"), "--workers", "2"]) == 0  # real frames read in workers
     one = read_jsonl(tmp_path / "one" / "metric-fvd2048_16f.jsonl")[-1]
     # the on-disk dataset gives what the same videos in memory give
     mem = calc("fvd2048_16f", engine.load_generator(tiny_model_file), MemoryDataset([20, 5, 18, 30, 16, 17]),
@@ -436,7 +424,8 @@ def test_cli_on_disk_dataset_and_two_gloo_ranks(tiny_model_file, detector_files,
     assert mem["results"]["fvd2048_16f"] == pytest.approx(one["results"]["fvd2048_16f"], rel=1e-6)
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    cmd = [sys.executable, "-m", "engine.cli", *base, "--run-dir", str(tmp_path / "two"), "--gpus", "2", "--no-cache"]
+    two_ranks = ["--run-dir", str(tmp_path / "two"), "--gpus", "2", "--no-cache", "--workers", "0"]
+    cmd = [sys.executable, "-m", "engine.cli", *base, *two_ranks]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     two = read_jsonl(tmp_path / "two" / "metric-fvd2048_16f.jsonl")
