@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from edit_helpers import TINY_CLIP, one_thread, tiny_clip_files  # noqa: F401  (one_thread: autouse fixture)
 from open_clip.model import CLIP
 
 from engine.edit.clip_edit import ClipEditor, EditConfig
@@ -16,29 +17,10 @@ from engine.errors import SgvError
 from engine.latents import from_seed
 from engine.weights import WeightsMissing
 
-TINY_CLIP = {
-    "embed_dim": 16,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny nets: a second thread only adds OpenMP spinning on a shared machine
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def clip_files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("clip")
-    (d / "tiny-clip.json").write_text(json.dumps(TINY_CLIP))
-    torch.manual_seed(0)
-    model = CLIP(**TINY_CLIP)
-    torch.save(model.state_dict(), d / "tiny-clip.pt")
-    return d / "tiny-clip.json", d / "tiny-clip.pt", model
+    return tiny_clip_files(tmp_path_factory.mktemp("clip"))
 
 
 @pytest.fixture(scope="module")

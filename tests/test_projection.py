@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from edit_helpers import one_thread, photo, random_vgg_file  # noqa: F401  (one_thread: autouse fixture)
 from PIL import Image
 
 from engine.edit import losses
@@ -14,40 +15,6 @@ from engine.media import MediaError, tensor_to_uint8
 from engine.weights import WeightsError, WeightsMissing
 
 FAST = dict(w_avg_samples=500)
-VGG_CONVS = {
-    0: (64, 3),
-    2: (64, 64),
-    5: (128, 64),
-    7: (128, 128),
-    10: (256, 128),
-    12: (256, 256),
-    14: (256, 256),
-    17: (512, 256),
-    19: (512, 512),
-    21: (512, 512),
-    24: (512, 512),
-    26: (512, 512),
-    28: (512, 512),
-}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from a second thread, and on a shared 2-core machine OpenMP's spinning makes
-    2 threads ~10x slower than 1 when another process holds a core."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def photo(w: int = 97, h: int = 61) -> np.ndarray:
-    """A procedural 'photograph': colour gradients, a disc and a bar, not square, not the model's size."""
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    img = np.stack([xx / w, yy / h, 1 - xx / w * 0.5], axis=2) * 200
-    img[(xx - w * 0.6) ** 2 + (yy - h * 0.4) ** 2 < (h * 0.25) ** 2] = (250, 220, 30)
-    img[int(h * 0.7) : int(h * 0.8), 5 : w // 2] = (20, 20, 120)
-    return img.astype(np.uint8)
 
 
 def known_frame(G, seed=5, motion=3):
@@ -157,19 +124,9 @@ def test_bad_images_are_handled_or_one_line(tmp_path, tiny_G):
     assert p.target_uint8.shape == (32, 32, 3) and np.all(p.target_uint8 == 90)
 
 
-def _random_vgg_file(path, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    sd = {}
-    for i, (cout, cin) in VGG_CONVS.items():
-        sd[f"features.{i}.weight"] = torch.randn(cout, cin, 3, 3, generator=g) * (2.0 / (cin * 9)) ** 0.5
-        sd[f"features.{i}.bias"] = torch.zeros(cout)
-    torch.save(sd, path)
-    return path
-
-
 @pytest.fixture(scope="module")
 def vgg_file(tmp_path_factory):
-    return _random_vgg_file(tmp_path_factory.mktemp("vgg") / "vgg16-random.pth")
+    return random_vgg_file(tmp_path_factory.mktemp("vgg") / "vgg16-random.pth")
 
 
 def test_lpips_loads_from_files_and_projection_uses_it(tiny_G, vgg_file, tmp_path):
