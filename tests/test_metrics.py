@@ -214,6 +214,9 @@ def test_registry_matches_the_stylegan_v_protocol():
     assert p["fid50k_full"].num_fake * p["fid50k_full"].num_frames == 50_000 and p["fid50k_full"].max_real is None
     assert all(m.num_fake == 2048 for n, m in p.items() if n.startswith("fvd"))
     np.testing.assert_array_equal(fake_times(16, 8), np.arange(0, 128, 8))
+    from engine.metrics.registry import default_batch_frames  # upstream's NUM_FRAMES_IN_BATCH
+
+    assert [default_batch_frames(r) for r in (128, 256, 512, 1024)] == [128, 128, 64, 32]
 
 
 def test_short_videos_dropped_and_first_n_eligible_kept():

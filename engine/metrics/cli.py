@@ -41,7 +41,9 @@ def register(sub) -> None:
     p.add_argument("--run-dir", type=Path, default=None, help="where metric-<name>.jsonl goes")
     p.add_argument("--cache-dir", type=Path, default=None, help="real-statistics cache (default: user cache dir)")
     p.add_argument("--no-cache", action="store_true", help="recompute real statistics and do not store them")
-    p.add_argument("--batch-frames", type=int, default=128, help="frames per generator / detector batch")
+    p.add_argument(
+        "--batch-frames", type=int, default=None, help="frames per generator / detector batch (default by resolution)"
+    )
     p.add_argument("--workers", type=int, default=2, help="data loader processes per rank reading real frames")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_metrics)

@@ -55,7 +55,7 @@ def calc(
     device: torch.device | str | None = None,
     cache: bool = True,
     cache_dir: str | os.PathLike | None = None,
-    batch_frames: int = 128,
+    batch_frames: int | None = None,
     workers: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
@@ -65,6 +65,7 @@ def calc(
     num_videos: overrides the protocol's 2048 real/fake videos (fid: generated videos of 16 frames;
       its real side stays "every frame"). Reported numbers are only comparable at the defaults.
     seed: real clip offsets come from `seed`, run r's generated videos from `seed + r`.
+    batch_frames: frames per generator/detector batch (default as upstream: 128 up to 256², 64 at 512², 32 above).
     rank/world: this process's place under torch.distributed (the process group must be initialised).
     Returns {"metric", "results": {name: value} (or per-run values, mean and std), "num_real", "num_fake",
     "detector", "protocol", "real_stats", "total_time", ...}; rank 0 appends it to run_dir/metric-<name>.jsonl.
@@ -80,6 +81,7 @@ def calc(
     det = detector if isinstance(detector, Detector) else load_detector(protocol.detector, detector, device)
     if det.kind != protocol.detector:
         raise MetricError(f"{det.path}: {name} needs the {protocol.detector} detector, got {det.kind}")
+    batch_frames = batch_frames or default_batch_frames(G.img_resolution)
     max_real = protocol.max_real if num_videos is None or protocol.max_real is None else num_videos
     num_fake = protocol.num_fake if num_videos is None else num_videos
     bar = _Progress(progress, rank, world)
@@ -146,6 +148,11 @@ def calc(
     if rank == 0 and run_dir is not None:
         append_jsonl(Path(run_dir) / f"metric-{name}.jsonl", result)
     return result
+
+
+def default_batch_frames(resolution: int) -> int:
+    """Upstream's frames per batch (NUM_FRAMES_IN_BATCH): fewer at high resolution, where I3D's input is big."""
+    return 128 if resolution <= 256 else 64 if resolution <= 512 else 32
 
 
 def check(names, detector: str | os.PathLike | None = None) -> list[Protocol]:
