@@ -6,6 +6,8 @@ import json
 import os
 import pickle
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -137,8 +139,8 @@ def test_synth_motion_is_smooth_but_visible():
 
 def test_synth_dataset_formats_are_byte_identical(tmp_path):
     a, b = tmp_path / "1" / "d.zip", tmp_path / "2" / "d.zip"  # same name: the zip's top folder is its stem
-    write_synthetic_dataset(a, videos=2, frames=3, resolution=16, seed=4, progress=False)
-    write_synthetic_dataset(b, videos=2, frames=3, resolution=16, seed=4, progress=False)
+    write_synthetic_dataset(a, videos=2, frames=3, resolution=16, seed=4, progress=False, workers=1)
+    write_synthetic_dataset(b, videos=2, frames=3, resolution=16, seed=4, progress=False, workers=2)
     assert a.read_bytes() == b.read_bytes()
     f1, f2 = tmp_path / "f1", tmp_path / "f2"
     write_synthetic_dataset(f1, 2, 3, 16, seed=4, progress=False)
@@ -297,6 +299,7 @@ def test_prepare_skips_and_lists_bad_files(video_folder, tmp_path):
     check_contract(ds, 16)
     assert {ds.video_name(i): ds.num_frames(i) for i in range(len(ds))} == GOOD
     assert len(list((out / "wide").iterdir())) == 30 and (out / "wide" / "000000.jpg").is_file()
+    assert ds.describe()["skipped"] == len(BAD)
     meta = json.loads((out / "dataset.json").read_text())
     assert meta["resolution"] == 16 and meta["prepare"]["options"]["resolution"] == 16
     assert "resamples" in result.summary()  # the videos have different rates: the summary says so
@@ -341,8 +344,12 @@ def test_prepare_resumes_and_survives_interruption(video_folder, tmp_path, monke
     assert {n for n in names if (out / n).is_dir()} == {"odd", "single"}
     assert not (out / "dataset.json").exists()
 
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (out / f".wide.tmp-{int(dead.stdout)}-abc").mkdir()  # left by a killed worker: removed on the next run
+    (out / f".wide.tmp-{os.getpid()}-abc").mkdir()  # a live process's (a concurrent run): left alone
     progress = []
     r2 = prepare_dataset(src, out, 16, workers=1, progress=lambda d, t: progress.append((d, t)))
+    assert [p.name for p in out.iterdir() if ".tmp-" in p.name] == [f".wide.tmp-{os.getpid()}-abc"]
     assert r2.videos == len(GOOD) and r2.converted == 3  # nested, truncated, wide; the rest is in the journal
     assert progress[0][0] == r2.reused and progress[-1] == (len(GOOD) + len(BAD),) * 2
     r3 = prepare_dataset(src, out, 16, workers=1, progress=False)

@@ -106,6 +106,14 @@ def read_meta(text: str | bytes | None, where: str) -> dict:
     return meta
 
 
+def meta_skipped(meta: dict) -> list[tuple[str, str]]:
+    """The (file, reason) pairs `sgv dataset prepare` recorded as skipped."""
+    items = meta.get("skipped")
+    if not isinstance(items, list):
+        return []
+    return [(str(x[0]), str(x[1])) for x in items if isinstance(x, list | tuple) and len(x) == 2]
+
+
 def meta_fps(meta: dict, where: str) -> float | None:
     fps = meta.get("fps")
     if fps is None:
@@ -188,6 +196,7 @@ class VideoDataset:
         self._lengths = np.asarray(lengths, dtype=np.int64)
         self._labels = np.asarray(labels, dtype=np.float32).reshape(len(self._names), -1)
         self.c_dim = int(self._labels.shape[1])
+        self.skipped: list[tuple[str, str]] = []  # (file, reason) that `prepare` could not use, if recorded
         if not resolution:
             w, h = image_size(self._frame_bytes(0, 0), self._where(0, 0))
             resolution = min(w, h)
@@ -238,6 +247,8 @@ class VideoDataset:
             "resolution": self.resolution,
             "c_dim": self.c_dim,
         }
+        if self.skipped:
+            info["skipped"] = len(self.skipped)
         if len(self):
             w, h = image_size(self._frame_bytes(0, 0), self._where(0, 0))
             info["stored_size"] = f"{w}x{h}"  # frames of another size are cropped/resized on read

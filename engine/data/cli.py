@@ -70,6 +70,7 @@ def register(sub) -> None:
     s.add_argument("--seed", type=int, default=0, help="dataset seed (video i is synth_video((seed, i)))")
     s.add_argument("--format", choices=["frames", "zip", "mp4"], default=None, help="default: from --out")
     s.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    s.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU count, at most 8)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_synth)
 
@@ -116,6 +117,7 @@ def cmd_synth(args) -> int:
         format=args.format,
         overwrite=args.overwrite,
         progress=False if args.quiet else None,
+        workers=args.workers,
     )
     print(out)
     return 0

@@ -69,20 +69,31 @@ def commit_dir(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def clean_temp_dirs(root: Path, pids: Iterable[int] | None = None) -> None:
-    """Remove `.name.tmp-<pid>-*` / `.name.old-<pid>-*` leftovers under `root` (all, or those of `pids`)."""
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's), or we cannot tell: keep its files
+    return True
+
+
+def clean_temp_dirs(root: Path) -> None:
+    """Remove `.name.tmp-<pid>-*` / `.name.old-<pid>-*` folders under `root` left by processes that are no
+    longer running (killed, or terminated workers); a concurrent run's folders in progress stay."""
     if not root.is_dir():
         return
-    wanted = {str(p) for p in pids} if pids is not None else None
     for dirpath, dirnames, _files in os.walk(root):
         for d in list(dirnames):
-            if d.startswith(".") and (".tmp-" in d or ".old-" in d):
-                pid = d.rsplit("-", 2)[-2] if d.count("-") >= 2 else ""
-                if wanted is None or pid in wanted:
-                    shutil.rmtree(Path(dirpath) / d, ignore_errors=True)
+            if d.startswith("."):
                 dirnames.remove(d)
-            elif d.startswith("."):
-                dirnames.remove(d)
+                parts = d.rsplit("-", 2)
+                if len(parts) == 3 and parts[0].endswith((".tmp", ".old")) and parts[1].isdigit():
+                    if not _alive(int(parts[1])):
+                        shutil.rmtree(Path(dirpath) / d, ignore_errors=True)
 
 
 @contextlib.contextmanager

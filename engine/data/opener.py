@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.base import META_FILE, DatasetError, VideoDataset, is_image_name, read_meta
+from engine.data.base import META_FILE, DatasetError, VideoDataset, is_image_name
 from engine.data.layout import FORMAT_NAME
 from engine.data.prepare import JOURNAL, list_video_sources, prepare_dataset
 from engine.data.readers import FrameFolderDataset, ShardedZipDataset, ZipFramesDataset, is_sharded_root
@@ -58,10 +58,8 @@ class VideoFolderDataset(FrameFolderDataset):
     format = "videos"
 
     def __init__(self, source: Path, cache: Path, resolution: int):
-        super().__init__(cache, resolution)
+        super().__init__(cache, resolution)  # also reads the cache's list of skipped files
         self.path, self.cache = Path(source), Path(cache)
-        meta = read_meta((cache / META_FILE).read_bytes(), str(cache / META_FILE))
-        self.skipped = [tuple(x) for x in meta.get("skipped", [])]  # (file, reason)
 
     def _where(self, i: int, j: int) -> str:
         return f"{self.cache / self._names[i] / self._frames[i][j]} (cache of {self.path})"

@@ -35,6 +35,7 @@ from engine.data.base import (
     VideoDataset,
     is_image_name,
     meta_fps,
+    meta_skipped,
     natural_key,
     parse_labels,
     read_meta,
@@ -108,6 +109,7 @@ class FrameFolderDataset(VideoDataset):
         labels = parse_labels(meta.get("labels"), names, str(meta_path))
         lengths = [len(f) for f in self._frames]
         self._init_videos(root, resolution, meta_fps(meta, str(meta_path)), names, lengths, labels)
+        self.skipped = meta_skipped(meta)
 
     def _frame_file(self, i: int, j: int) -> Path:
         return self.root / self._names[i] / self._frames[i][j]
@@ -283,6 +285,7 @@ class ZipFramesDataset(_ZipBacked):
         meta = read_meta(meta_text, where)
         labels = parse_labels(meta.get("labels"), names, where)
         self._init_videos(path, resolution, meta_fps(meta, where), names, lengths, labels)
+        self.skipped = meta_skipped(meta)
 
 
 def _hidden(name: str) -> bool:

@@ -211,7 +211,7 @@ def make_scene(seed: int | Sequence[int]) -> _Scene:
         bg_turn=float(rng.choice([-1, 1]) * _TAU / rng.uniform(600, 2000)),
         bg_key=int(rng.integers(0, 2**62)),
         bg_gain=float(rng.uniform(0.8, 1.3)),
-        stripes=float(rng.uniform(0.05, 0.1)) if has_stripes else 0.0,
+        stripes=float(rng.uniform(0.08, 0.14)) if has_stripes else 0.0,
         stripe_freq=(float(stripe_cycles * math.cos(stripe_angle)), float(stripe_cycles * math.sin(stripe_angle))),
         stripe_period=float(rng.uniform(80, 250)),
         stripe_tint=_hsv(base_hue + 0.5, 0.3, 1.0),
@@ -297,7 +297,7 @@ def synth_video(seed: int | Sequence[int], num_frames: int, resolution: int, t0:
         raise ValueError(f"need num_frames >= 0 and resolution >= 1, got {num_frames}, {resolution}")
     scene = make_scene(seed)
     out = np.empty((num_frames, resolution, resolution, 3), dtype=np.uint8)
-    chunk = max(1, (1 << 21) // (resolution * resolution))  # ~2 M pixels per pass bounds the memory
+    chunk = max(1, (1 << 19) // (resolution * resolution))  # ~0.5 M pixels per pass bounds the memory
     for s in range(0, num_frames, chunk):
         t = np.arange(t0 + s, t0 + min(s + chunk, num_frames), dtype=np.float64)
         out[s : s + len(t)] = _render(scene, t, resolution)
@@ -317,12 +317,14 @@ def write_synthetic_dataset(
     format: str | None = None,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | bool | None = None,
+    workers: int | None = None,
 ) -> Path:
     """Write `videos` synthetic videos of `frames` frames at R×R: video i is `synth_video((seed, i), ...)`,
     named `video_00000`, … . Formats: "frames" (a folder of PNG frame folders, the default), "zip" (upstream's
     zip layout; `out` must end in .zip), "mp4" (a folder of H.264 files at 25 fps). A dataset.json records
     fps 25 and the arguments. frames/zip outputs are byte-identical for the same arguments; the whole
     output appears atomically. progress: None → tqdm bar; callable(done, total); False → silent.
+    workers: processes rendering videos in parallel (default: CPU count, at most 8; the bytes do not change).
     """
     out = Path(out).expanduser()
     fmt = format or ("zip" if out.suffix.lower() == ".zip" else "frames")
@@ -359,20 +361,20 @@ def write_synthetic_dataset(
     }
     names = [f"video_{i:05d}" for i in range(videos)]
     report, close = _synth_progress(progress, videos, out)
+    jobs = [(int(seed), i, int(frames), int(resolution), fmt) for i in range(videos)]
     try:
         if fmt == "zip":
             with ZipDatasetWriter(out) as writer:
-                for i, name in enumerate(names):
-                    clip = synth_video((int(seed), i), frames, resolution)
-                    writer.add_video(name, ((frame_name(k, "png"), encode_frame(f, "png")) for k, f in enumerate(clip)))
+                for i, encoded in enumerate(_map(_encoded_video, jobs, workers)):
+                    writer.add_video(names[i], encoded)
                     report(i + 1)
                 writer.close(meta)
             return out
         tmp = temp_dir_for(out)
         tmp.mkdir(parents=True)
         try:
-            for i, name in enumerate(names):
-                _write_synth_video(tmp, name, synth_video((int(seed), i), frames, resolution), fmt)
+            for i, encoded in enumerate(_map(_encoded_video, jobs, workers)):
+                _write_synth_video(tmp, names[i], encoded, fmt, resolution)
                 report(i + 1)
             write_meta(tmp / META_FILE, meta)
             commit_dir(tmp, out)
@@ -383,18 +385,46 @@ def write_synthetic_dataset(
         close()
 
 
-def _write_synth_video(root: Path, name: str, clip: np.ndarray, fmt: str) -> None:
+def _encoded_video(job: tuple[int, int, int, int, str]) -> list[tuple[str, bytes]] | np.ndarray:
+    """Video i of a dataset: PNG-encoded frames, or the raw frames for mp4 (encoded by the parent)."""
+    seed, i, frames, resolution, fmt = job
+    clip = synth_video((seed, i), frames, resolution)
+    if fmt == "mp4":
+        return clip
+    return [(frame_name(k, "png"), encode_frame(f, "png")) for k, f in enumerate(clip)]
+
+
+def _map(fn, jobs: list, workers: int | None):
+    """fn over jobs in order, in worker processes when there are several (videos are independent, so the
+    output is the same whatever the worker count)."""
+    from engine.data.prepare import _mp_context, _worker_init, default_workers
+
+    n = workers or default_workers(len(jobs))
+    if n <= 1 or len(jobs) <= 1:
+        yield from map(fn, jobs)
+        return
+    pool = _mp_context().Pool(min(n, len(jobs)), initializer=_worker_init)
+    try:
+        yield from pool.imap(fn, jobs)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
+def _write_synth_video(root: Path, name: str, encoded, fmt: str, resolution: int) -> None:
     if fmt == "mp4":
         from engine.media import VideoWriter
 
-        r = clip.shape[1]
-        with VideoWriter(root / f"{name}.mp4", fps=SYNTH_FPS, size=(r, r), crf=12) as writer:
-            writer.write(clip)
+        with VideoWriter(root / f"{name}.mp4", fps=SYNTH_FPS, size=(resolution, resolution), crf=12) as writer:
+            writer.write(encoded)
         return
     folder = root / name
     folder.mkdir()
-    for k, frame in enumerate(clip):
-        (folder / frame_name(k, "png")).write_bytes(encode_frame(frame, "png"))
+    for fname, data in encoded:
+        (folder / fname).write_bytes(data)
 
 
 def _synth_progress(progress, total: int, out: Path):
