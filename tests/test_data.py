@@ -417,6 +417,12 @@ def test_video_folder_is_cached(video_folder, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     (src / "single.mp4").unlink()  # removed sources leave the dataset
     assert len(open_dataset(src, resolution=16, progress=False)) == len(GOOD) - 1
+    labels = {"wide.mp4": 0, "odd": 1, "sub/nested.mov": 2}  # by file name, with or without extension
+    (src / "dataset.json").write_text(json.dumps({"labels": labels}))
+    ds = open_dataset(src, resolution=16, progress=False)
+    assert ds.c_dim == 3 and [int(ds.label(i).argmax()) for i in range(len(ds))] == [1, 2, 0]  # odd, nested, wide
+    (src / "dataset.json").write_text(json.dumps({"labels": {**labels, "odd": 0}}))  # edited labels are picked up
+    assert int(open_dataset(src, resolution=16, progress=False).label(0).argmax()) == 0
     other = open_dataset(src, resolution=8, cache_dir=tmp_path / "c2", progress=False)
     assert other.resolution == 8 and Path(other.cache).parent == tmp_path / "c2"
     one = open_dataset(src / "odd.mp4", resolution=8, cache_dir=tmp_path / "c2", progress=False)  # a single file

@@ -28,7 +28,7 @@ import numpy as np
 
 from engine.data.base import META_FILE, DatasetError, VideoDataset, is_image_name
 from engine.data.layout import FORMAT_NAME
-from engine.data.prepare import JOURNAL, list_video_sources, prepare_dataset
+from engine.data.prepare import JOURNAL, labels_file_signature, list_video_sources, prepare_dataset, signature
 from engine.data.readers import FrameFolderDataset, ShardedZipDataset, ZipFramesDataset, is_sharded_root
 
 VIDEO_EXTS = (
@@ -168,16 +168,17 @@ def _cache_is_current(cache: Path, src: Path) -> bool:
     try:
         meta = json.loads(meta_path.read_text())
         records = meta["prepare"]["videos"]
-    except (ValueError, KeyError, TypeError, OSError):
+        labels_file = meta["prepare"].get("labels_file")
+    except (ValueError, KeyError, TypeError, AttributeError, OSError):
         return False
-    if meta.get("format") != FORMAT_NAME:
+    if meta.get("format") != FORMAT_NAME or labels_file != labels_file_signature(src):
         return False
     sources = list_video_sources(src)
     if {s.name for s in sources} != set(records):
         return False
     for s in sources:
         rec = records[s.name]
-        if (rec.get("file"), rec.get("size"), rec.get("mtime_ns")) != (s.file, s.size, s.mtime_ns):
+        if signature(rec) != (s.file, s.size, s.mtime_ns):
             return False
         if rec.get("status") == "done" and not (cache / s.name).is_dir():
             return False

@@ -271,6 +271,21 @@ def default_workers(n_tasks: int) -> int:
 # State of an output: what earlier runs did
 
 
+def signature(record: dict) -> tuple:
+    """What identifies the source file a record was made from."""
+    return record.get("file"), record.get("size"), record.get("mtime_ns")
+
+
+def labels_file_signature(src: Path) -> list[int] | None:
+    """[size, mtime_ns] of the source folder's dataset.json (None if it has none): a cache made before the
+    labels were edited is refreshed."""
+    path = src / META_FILE
+    if not src.is_dir() or not path.is_file():
+        return None
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
 def _journal_records(stage: Path) -> dict[str, dict]:
     out: dict[str, dict] = {}
     path = stage / JOURNAL
@@ -384,11 +399,7 @@ def prepare_dataset(
     tasks, reused = [], 0
     for s in sources:
         rec = records.get(s.name)
-        same = rec is not None and (rec.get("file"), rec.get("size"), rec.get("mtime_ns")) == (
-            s.file,
-            s.size,
-            s.mtime_ns,
-        )
+        same = rec is not None and signature(rec) == (s.file, s.size, s.mtime_ns)
         if same and (rec.get("status") == "skipped" or (rec.get("status") == "done" and present(s.name))):
             reused += 1
             continue
@@ -512,6 +523,7 @@ def _finish(src, out, stage, fmt, opts, sources, records, in_zip, zip_top, prune
         "labels": _source_labels(src, sources, names),
         "prepare": {
             "source": str(src.resolve()),
+            "labels_file": labels_file_signature(src),
             "options": asdict(opts),
             "videos": {n: records[n] for n in sorted(records, key=natural_key)},
         },
