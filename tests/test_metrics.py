@@ -437,7 +437,7 @@ def test_cli_on_disk_dataset_and_two_gloo_ranks(tiny_model_file, detector_files,
     assert json.loads(r.stdout.strip().splitlines()[-1])["results"] == two[0]["results"]
 
 
-def test_cli_errors(tiny_model_file, tmp_path, capsys):
+def test_cli_errors(tiny_model_file, detector_files, tmp_path, capsys):
     from engine.cli import main
 
     rc = main(["metrics", "--ckpt", str(tiny_model_file), "--data", str(tmp_path), "--metric", "fvd_nope"])
@@ -446,3 +446,10 @@ def test_cli_errors(tiny_model_file, tmp_path, capsys):
     rc = main(["metrics", "--ckpt", str(tiny_model_file), "--data", str(tmp_path), "--metric", both,
                "--detector", str(tmp_path / "x.pt")])  # fmt: skip
     assert rc == 2 and "run them apart" in capsys.readouterr().err
+    short = write_frame_folders(tmp_path / "short", [3, 4])  # caught before any rank is spawned
+    rc = main(["metrics", "--ckpt", str(tiny_model_file), "--data", str(short), "--metric", "fvd2048_16f",
+               "--detector", str(tmp_path / "x.pt"), "--gpus", "2"])  # fmt: skip
+    assert rc == 2 and "x.pt" in capsys.readouterr().err
+    rc = main(["metrics", "--ckpt", str(tiny_model_file), "--data", str(short), "--metric", "fvd2048_16f",
+               "--detector", str(detector_files["i3d"]), "--gpus", "2"])  # fmt: skip
+    assert rc == 2 and "no video has the 16 frames" in capsys.readouterr().err

@@ -74,7 +74,14 @@ def cmd_metrics(args) -> int:
         _run(rank, world, None, args)
     elif args.gpus > 1:
         _preflight(args)  # bad input: one clear line here, not a traceback from every rank
-        distributed.launch(args.gpus, _run, (args,))
+        import torch.multiprocessing as mp
+
+        try:
+            distributed.launch(args.gpus, _spawned, (args,))
+        except mp.ProcessExitedException as e:
+            if e.exit_code == 2:  # an SgvError a rank already printed as one line
+                return 2
+            raise
     else:
         _run(0, 1, None, args)
     return 0
@@ -86,6 +93,18 @@ def _device_kind(args) -> str:
     if args.device:
         return torch.device(args.device).type
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _spawned(rank: int, world: int, port: int, args) -> None:
+    """A rank started by `--gpus N`: input errors print one line (rank 0) and exit 2 instead of a traceback."""
+    from engine.errors import SgvError
+
+    try:
+        _run(rank, world, port, args)
+    except SgvError as e:
+        if rank == 0:
+            print(f"sgv: {e}", file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 def _run(rank: int, world: int, port: int | None, args) -> None:
@@ -132,11 +151,15 @@ def _run(rank: int, world: int, port: int | None, args) -> None:
 def _preflight(args) -> None:
     """Open everything once in the parent so a missing file fails here with one line."""
     from engine.cli import _load_model
-    from engine.metrics.registry import _dataset, check
+    from engine.metrics.fvd import real_clips
+    from engine.metrics.registry import METRICS, _dataset, check
 
     check(args.metric_names, args.detector)
     G = _load_model(argparse.Namespace(**{**vars(args), "device": "cpu"}))
-    _dataset(args.data, G)
+    ds = _dataset(args.data, G)
+    for name in args.metric_names:
+        if METRICS[name].kind == "fvd":
+            real_clips(ds, METRICS[name], args.seed, 1)  # at least one video long enough
 
 
 def _bar(name: str):
