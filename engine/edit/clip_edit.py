@@ -24,7 +24,7 @@ import torch
 
 from engine.edit.clip_model import ClipModel
 from engine.edit.losses import ImageLoss
-from engine.edit.projection import StepState, _uint8, learning_rate
+from engine.edit.projection import StepState, _uint8, learning_rate, model_fingerprint
 from engine.errors import SgvError
 from engine.latents import Latents, check_model
 from engine.motion_codes import MotionCodes
@@ -196,4 +196,4 @@ class ClipEditor:
             "distance": self.distance(),
             "parent": self.start.provenance,
         }
-        return self.start.replace(ws=self.w.detach()[0].cpu(), provenance=prov)
+        return self.start.replace(ws=self.w.detach()[0].cpu(), fingerprint=model_fingerprint(self.G), provenance=prov)

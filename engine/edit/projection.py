@@ -184,14 +184,12 @@ class Projector:
 
     def result(self) -> Latents:
         """The lowest-loss codes so far with the projection's motion (valid after any number of steps)."""
-        from engine.checkpoint import generator_fingerprint
-
         recon = self.reconstruction()
         return Latents(
             ws=self.best_ws[0].cpu(),
             motion=self.motion,
             c=self.c[0].cpu() if self.c is not None else None,
-            fingerprint=generator_fingerprint(self.G),
+            fingerprint=model_fingerprint(self.G),
             provenance={
                 "source": "projection",
                 "image": self.source,
@@ -213,6 +211,19 @@ class Projector:
 
     def psnr(self) -> float:
         return psnr(self.reconstruction(), self.target_uint8)
+
+
+def model_fingerprint(G) -> str:
+    """engine.generator_fingerprint, memoised on the module (hashing paper256's weights takes ~0.3 s); frozen
+    generators (eval, no grad) do not change under projection or editing."""
+    from engine.checkpoint import generator_fingerprint
+
+    key = tuple((t.data_ptr(), t._version) for t in G.state_dict().values())
+    cached = getattr(G, "_sgv_edit_fingerprint", None)
+    if cached is None or cached[0] != key:
+        cached = (key, generator_fingerprint(G))
+        G._sgv_edit_fingerprint = cached
+    return cached[1]
 
 
 def _uint8(x: torch.Tensor) -> np.ndarray:
