@@ -24,7 +24,6 @@ model-latest.safetensors (load it with `sgv generate --ckpt`).
 # CLI flag → TrainOptions field, for flags that map one to one.
 _FIELDS = {
     "data": "data",
-    "outdir": "outdir",
     "preset": "preset",
     "res": "resolution",
     "kimg": "total_kimg",

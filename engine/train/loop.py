@@ -272,6 +272,7 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
                 module, opt = (G, opt_G) if phase.module == "G" else (D, opt_D)
                 module.requires_grad_(True)
                 opt.zero_grad(set_to_none=True)
+                loss_fn.reset_w_stats()
                 phase_loss = torch.zeros((), dtype=torch.float64, device=device)
                 for r, real in enumerate(reals):
                     first = step * opts.batch + ranks.rank * per_rank + r * batch_gpu
@@ -295,6 +296,8 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
                         ada_signs[0] += float(phase_stats["Loss/signs/real"].sum())
                         ada_signs[1] += phase_stats["Loss/signs/real"].numel()
                 module.requires_grad_(False)
+                if phase.name == "Gmain":
+                    _update_w_avg(G, loss_fn, ranks)
                 finite = bool(torch.isfinite(distributed.reduce_sum(phase_loss.reshape(1), ranks.world)).all())
                 if finite:
                     distributed.average_gradients([p for p in module.parameters()], ranks.world)
@@ -432,6 +435,18 @@ def _snapshot_metrics(opts, G_ema, run_dir, ranks, cur_nimg) -> None:
 
     for name in opts.metrics:
         engine.metrics.calc(name, G_ema, opts.data, run_dir=run_dir, rank=ranks.rank, world=ranks.world)
+
+
+def _update_w_avg(G, loss_fn: VideoGANLoss, ranks: distributed.Ranks) -> None:
+    """w_avg ← lerp(mean w of the global batch, w_avg, β): the same on every rank."""
+    mapping = G.mapping
+    if mapping.w_avg_beta is None or loss_fn.w_count == 0:
+        return
+    packed = torch.cat([loss_fn.w_sum.reshape(-1), torch.tensor([float(loss_fn.w_count)], dtype=torch.float64)])
+    packed = distributed.reduce_sum(packed.to(ranks.device), ranks.world)
+    mean = (packed[:-1] / packed[-1]).to(mapping.w_avg.dtype)
+    with torch.no_grad():
+        mapping.w_avg.copy_(mean.lerp(mapping.w_avg, mapping.w_avg_beta))
 
 
 def _peak_memory(device: torch.device) -> int:

@@ -68,14 +68,26 @@ class VideoGANLoss:
         precision: str = "fp32",
     ):
         self.G, self.D, self.augment, self.r1_gamma, self.precision = G, D, augment, r1_gamma, precision
+        self.reset_w_stats()
 
     def generate(
         self, z: torch.Tensor, c: torch.Tensor | None, t: torch.Tensor, motions: Sequence[MotionCodes], update_w_avg
     ) -> torch.Tensor:
-        """Fake clips [N, k, C, H, W] at float64 times t [N, k]."""
-        ws = self.G.mapping(z, c, update_w_avg=update_w_avg)
+        """Fake clips [N, k, C, H, W] at float64 times t [N, k].
+
+        With `update_w_avg`, the sum of this batch's w is kept in `w_sum`: the loop averages it over the
+        whole global batch and moves G's w_avg once per step, so every rank (and any split of the batch
+        into passes) tracks the same w_avg.
+        """
+        ws = self.G.mapping(z, c)
+        if update_w_avg:
+            self.w_sum = self.w_sum + ws[:, 0].detach().double().sum(dim=0)
+            self.w_count += ws.shape[0]
         v = self.G.motion(motions, t, c)
         return self.G.synthesis(ws, v, precision=self.precision)
+
+    def reset_w_stats(self) -> None:
+        self.w_sum, self.w_count = 0, 0
 
     def discriminate(self, img: torch.Tensor, t: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         if self.augment is not None:
