@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -70,7 +71,7 @@ def read_model_file(path: str | os.PathLike) -> tuple[GeneratorConfig, dict[str,
     if path.suffix.lower() in {".pkl", ".pickle"}:
         raise CheckpointError(
             f"{path}: upstream pickles are imported, not opened directly: run "
-            f"`sgv import {path} --out model.safetensors` (importer lands with the legacy issue)"
+            f"`sgv import {path} --out model.safetensors` (or engine.load_generator, which imports on the fly)"
         )
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
@@ -122,12 +123,24 @@ def _describe_safetensors_error(e: Exception, size: int) -> str:
 def load_generator(path: str | os.PathLike | None = None, device: torch.device | str | None = None) -> Generator:
     """Load a model file into an eval-mode, grad-free Generator on `device` (default: CUDA if available).
 
-    path None means the bundled default model.
+    path None means the bundled default model. An upstream `.pkl` is imported on the fly by engine.legacy
+    (nothing in it runs), with a PickleImportNote warning: `sgv import` once makes later loads faster.
     """
     if path is None:
         path = BUNDLED_MODEL
         if not path.exists():
             raise CheckpointError(f"{path}: the bundled model is not installed; pass a model file (--ckpt)")
+    if _is_upstream_pickle(path):
+        from engine import legacy  # the only reader of upstream pickles; imported when one is opened
+
+        G = legacy.load_upstream_generator(path, device)
+        warnings.warn(
+            f"{path}: imported an upstream pickle on the fly; `sgv import {path} --out model.safetensors` "
+            "once makes later loads much faster",
+            legacy.PickleImportNote,
+            stacklevel=2,
+        )
+        return G
     config, tensors, _ = read_model_file(path)
     G = Generator(config)
     expected = G.state_dict()
@@ -148,7 +161,15 @@ def load_generator(path: str | os.PathLike | None = None, device: torch.device |
     return G.to(device).eval().requires_grad_(False)
 
 
+def _is_upstream_pickle(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in {".pkl", ".pickle"}
+
+
 def model_info(path: str | os.PathLike) -> dict:
+    if _is_upstream_pickle(path):
+        from engine import legacy
+
+        return legacy.upstream_model_info(path)
     config, tensors, metadata = read_model_file(path)
     n_params = sum(
         t.numel()

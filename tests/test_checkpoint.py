@@ -108,7 +108,7 @@ def test_bad_files_give_one_clear_line(tmp_path, tiny_model_file):
         ("shape mismatch", "the config needs"),
         ("missing", "no such file"),
         ("unknown key", "unknown key"),
-        ("pickle", "sgv import"),
+        ("pickle", "not an upstream StyleGAN-V snapshot"),  # .pkl files are imported by engine.legacy
     ],
 )
 def test_error_names_the_problem(tmp_path, tiny_model_file, kind, needle):
