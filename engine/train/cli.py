@@ -149,7 +149,7 @@ def make_progress(rank: int, quiet: bool = False):
     bar = tqdm(
         unit="kimg",
         dynamic_ncols=True,
-        bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} kimg [{elapsed}<{remaining}]{postfix}",
+        bar_format="{l_bar}{bar}| {n:.1f}/{total_fmt} kimg [{elapsed}<{remaining}]{postfix}",
     )
 
     def progress(info: dict) -> None:

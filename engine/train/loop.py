@@ -154,6 +154,10 @@ def training_loop(
 ) -> TrainResult:
     """Train (or continue, with `resume` = "latest", a state file or a run folder) until total_kimg or abort."""
     opts.validate()
+    if opts.metrics:  # a missing detector should fail now, not at the first snapshot hours from now
+        from engine.metrics.registry import check
+
+        check(opts.metrics)
     ranks = ranks or distributed.Ranks(device=torch.device(opts.device or "cpu"))
     device = ranks.device
     run_dir = Path(opts.outdir)
@@ -432,9 +436,13 @@ def _snapshot(
 
 def _snapshot_metrics(opts, G_ema, run_dir, ranks, cur_nimg) -> None:
     import engine.metrics
+    from engine.train.snapshot import model_path
 
     for name in opts.metrics:
-        engine.metrics.calc(name, G_ema, opts.data, run_dir=run_dir, rank=ranks.rank, world=ranks.world)
+        engine.metrics.calc(
+            name, G_ema, opts.data, run_dir=run_dir, snapshot=str(model_path(run_dir, cur_nimg)),
+            rank=ranks.rank, world=ranks.world,
+        )  # fmt: skip
 
 
 def _update_w_avg(G, loss_fn: VideoGANLoss, ranks: distributed.Ranks) -> None:
