@@ -217,7 +217,8 @@ def _storage_id(saved_id: Any, roots: dict, blob_size: int) -> torch.Tensor:
     if not isinstance(storage_type, StorageType) or not isinstance(numel, int) or numel < 0:
         raise LegacyError("a storage record has an invalid storage id")
     if key not in roots:
-        if numel * storage_type.dtype.itemsize > blob_size:  # refuse before allocating
+        claimed = numel * storage_type.dtype.itemsize + sum(r.numel() * r.element_size() for r in roots.values())
+        if claimed > blob_size:  # refuse before allocating
             raise LegacyError(f"a storage record claims {numel} elements but holds only {blob_size} bytes")
         roots[key] = torch.empty(numel, dtype=storage_type.dtype)
     root = roots[key]
@@ -376,9 +377,12 @@ def _zip_storage_reader(zf: zipfile.ZipFile, prefix: str) -> Any:
         if not isinstance(storage_type, StorageType) or not isinstance(key, str) or not isinstance(numel, int):
             raise LegacyError("invalid storage id")
         try:
-            raw = zf.read(f"{prefix}data/{key}")
+            info = zf.getinfo(f"{prefix}data/{key}")
         except KeyError:
             raise LegacyError(f"storage {key!r} is missing from the archive") from None
+        if info.compress_type != zipfile.ZIP_STORED:  # torch.save never compresses; refuse zip bombs
+            raise LegacyError(f"storage {key!r} is compressed, which torch.save never does")
+        raw = zf.read(info)
         if len(raw) < numel * storage_type.dtype.itemsize:
             raise LegacyError(f"storage {key!r} is truncated")
         if numel == 0:
@@ -518,6 +522,8 @@ class ConfigReader:
 
     # -- values ------------------------------------------------------------------------------------------
     def _value(self, node: Any, hops: int) -> Any:
+        if hops > _MAX_HOPS:
+            raise LegacyError("the config's interpolations form a cycle")
         node = self._deref(node, hops)
         if not isinstance(node, ConfigNode):
             return node
@@ -604,8 +610,9 @@ def generator_config(G: ModuleRecord, snapshot: dict | None = None) -> Generator
     }
     sampling = G.attr("sampling_dict") if isinstance(G.attr("sampling_dict"), dict) else {}
     conv0 = (motion.child("conv") or ModuleRecord()).child("0")
-    dataset_cfg = ((snapshot or {}).get("training_set_kwargs") or {}).get("cfg") if isinstance(snapshot, dict) else None
-    conv_clamp = syn_kwargs.get("conv_clamp", 256.0 if "conv_clamp" not in syn_kwargs else None)
+    dataset_kwargs = (snapshot or {}).get("training_set_kwargs")
+    dataset_cfg = dataset_kwargs.get("cfg") if isinstance(dataset_kwargs, dict) else None
+    conv_clamp = syn_kwargs.get("conv_clamp")  # upstream's default is None (no clamp); train.py sets 256
     values = {
         "mapping.z_dim": (_first(cfg("z_dim", None), G.attr("z_dim"), mapping.attr("z_dim")), int),
         "mapping.c_dim": (_first(kwargs.get("c_dim"), G.attr("c_dim"), mapping.attr("c_dim")), int),
@@ -697,7 +704,7 @@ def collect_tensors(rec: ModuleRecord, prefix: str = "", out: dict | None = None
 
 
 def read_upstream(path: str | os.PathLike) -> UpstreamGenerator:
-    """G_ema of an upstream StyleGAN-V pickle as config + tensors, checked to fit our Generator."""
+    """G_ema of an upstream StyleGAN-V pickle as our Generator (CPU, eval, weights checked), plus run facts."""
     path = Path(path)
     obj = read_pickle(path)
     try:

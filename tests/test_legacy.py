@@ -29,8 +29,9 @@ Tolerances (max abs per frame, images of these random networks span about [-4.5,
 - With our default float64 motion path, anchor times (t a multiple of δz, t = 0 included: there v_t is
   the learned aligner alone) are within 1e-4 at any t. Between anchors upstream's float32 phases
   `freq·a·t + φ·scale` (hundreds of rad at t = 37, ~8e3 rad at t = 1e4, float32 ulp up to 4.9e-4 rad)
-  are themselves off, by up to ~1e-4 at t = 37.25 and ~6e-4 at t = 1e4 in paper256's frames, so the
-  bound there is 1e-3: that difference is upstream's rounding, which the float64 path does not have.
+  are themselves off, by up to ~1e-4 at t = 37.25 and ~6e-4 at t = 1e4 in paper256's frames with these
+  weights, so the bound there is 1e-3: that difference is upstream's rounding, which the float64 path
+  does not have (it grows with the phases a network produces).
 """
 
 from __future__ import annotations
@@ -670,6 +671,12 @@ def test_config_interpolations_and_sky_setting(tmp_path):
     path = write_snapshot(tmp_path / "env.pkl", sd, g, min_period=256, delta_z="${env:DELTA_Z}")
     with pytest.raises(LegacyError, match="motion_z_distance"):
         legacy.read_upstream(path)
+    # An interpolation cycle is reported, not followed forever.
+    path = write_snapshot(
+        tmp_path / "cycle.pkl", sd, g, min_period=256, delta_z="${model.generator.motion.motion_z_distance}"
+    )
+    with pytest.raises(LegacyError, match="cycle"):
+        legacy.read_upstream(path)
     # Periods that disagree with the stored frequencies mean the config was misread: refused.
     path = write_snapshot(tmp_path / "wrong.pkl", sd, g, min_period=16)
     with pytest.raises(LegacyError, match="frequencies disagree"):
@@ -834,6 +841,14 @@ def _bad_files(tmp_path: Path, good: bytes) -> dict[str, tuple[Path, str]]:
     put("other.zip.pkl", zipped.getvalue(), "not a torch.save file")
     torch.save({"mapping.fc0.weight": torch.ones(2, 2)}, tmp_path / "state_dict.pkl")
     files["state_dict.pkl"] = (tmp_path / "state_dict.pkl", "no G_ema")
+    deflated = io.BytesIO()
+    with (
+        zipfile.ZipFile(tmp_path / "state_dict.pkl") as src,
+        zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for item in src.namelist():
+            dst.writestr(item, src.read(item))
+    put("compressed.pkl", deflated.getvalue(), "compressed")
     save_file({"x": torch.zeros(2)}, str(tmp_path / "model.safetensors.pkl"))
     files["model.safetensors.pkl"] = (tmp_path / "model.safetensors.pkl", "safetensors")
     # A storage blob with a bad magic number, and a tensor that reaches past its storage.
