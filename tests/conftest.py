@@ -1,11 +1,17 @@
 """Shared fixtures: tiny models built (and saved) by the tests themselves; never the network."""
 
-import pytest
-import torch
+import os
 
-import engine
+# Tiny models gain nothing from intra-op threads, and on a busy 2-core machine two threads per process
+# oversubscribe the cores (measured 5-10x slower). Subprocesses (CLI, app, ranks) inherit the variable.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-torch.set_num_threads(2)
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+import engine  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(scope="session")
