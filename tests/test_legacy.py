@@ -21,28 +21,27 @@ the CPU in fp32 (`force_fp32=True`, `noise_mode='const'`), in eval mode:
   full frames' mean and std and `motion_v`.
 
 Tolerances (max abs per frame, images of these random networks span about [-4.5, 4.5]):
+- Anchor times (t a multiple of δz, t = 0 included) are within 1e-4 on both motion paths and any torch
+  build: there v_t is the learned aligner alone (upstream's sinusoid terms cancel exactly).
 - With upstream's own float32 motion arithmetic (`G.motion(..., upstream_arithmetic=True)`) every frame
-  (t = 0, fractional t, t = 1e3..1e4) is within 1e-4 of upstream's. At t >= 1e3 that holds only for the
-  torch build that made the reference (2.14.1): float32 sin/cos of 1e2..1e4 rad differ between builds by a
-  few ulps of the argument (measured 2.6e-4 in v between 2.15 and 2.14.1), so on another build frames
-  between anchors at t > 37.25 get 1e-3.
-- With our default float64 motion path, anchor times (t a multiple of δz, t = 0 included: there v_t is
-  the learned aligner alone) are within 1e-4 at any t. Between anchors upstream's float32 phases
-  `freq·a·t + φ·scale` (hundreds of rad at t = 37, ~8e3 rad at t = 1e4, float32 ulp up to 4.9e-4 rad)
-  are themselves off, by up to ~1e-4 at t = 37.25 and ~6e-4 at t = 1e4 in paper256's frames with these
-  weights, so the bound there is 1e-3: that difference is upstream's rounding, which the float64 path
-  does not have (it grows with the phases a network produces).
+  (t = 0, fractional t, t = 1e3..1e4) is within 1e-4 of upstream's on the torch build that made the
+  references (2.14.1). Between anchors that bound is not portable: float32 sin/cos of arguments of 1e2..1e4
+  rad differ between torch builds by a few ulps of the argument. Measured with torch 2.11 on another
+  machine: up to 9.8e-5 at t = 37.25 and 7.9e-4 at t = 9999.5 in paper256's frames, so on other builds
+  frames between anchors get 1e-3.
+- With our default float64 motion path, frames between anchors differ from upstream's by upstream's own
+  float32 rounding of the phases `freq·a·t + φ·scale` (hundreds of rad at t = 37, ~8e3 rad at t = 1e4,
+  where float32 steps by up to 4.9e-4 rad): up to ~1.1e-4 at t = 37.25 and ~6e-4 at t = 1e4 in paper256's
+  frames with these weights (it grows with the phases a network produces), so the bound there is 1e-3.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import pickle
 import re
 import struct
-import subprocess
 import sys
 import zipfile
 import zlib
@@ -558,9 +557,8 @@ def _check_bounds(t: torch.Tensor, err: torch.Tensor, err_up: torch.Tensor, same
     """The bounds of the module docstring, per frame time."""
     t = t.reshape(-1)
     anchor = torch.remainder(t, 16) == 0
-    assert err[anchor].max() <= 1e-4 and err.max() <= 1e-3, (t.tolist(), err.tolist())
-    portable = anchor | (t <= 37.25)
-    assert err_up[portable].max() <= 1e-4, (t.tolist(), err_up.tolist())
+    assert err[anchor].max() <= 1e-4 and err_up[anchor].max() <= 1e-4, (t.tolist(), err.tolist(), err_up.tolist())
+    assert err.max() <= 1e-3, (t.tolist(), err.tolist())
     assert err_up.max() <= (1e-4 if same_build else 1e-3), (t.tolist(), err_up.tolist())
 
 
@@ -604,11 +602,10 @@ def test_paper256_pickle_renders_upstream_frames(tmp_path):
     assert G.config == engine.preset("paper256").generator.__class__(**{**G.config.__dict__})  # built, frozen
     assert (G.img_resolution, G.num_ws, G.delta_z, G.config.synthesis.channel_base) == (256, 14, 16, 16384)
     motions = [MotionCodes.from_noise(motion_z)]
-    with torch.no_grad():
+    with torch.no_grad():  # both motion paths in one batch; channels_last is the same fp32 math, faster on CPU
         ws = G.mapping(z, None)
-        v = G.motion(motions, t)
-        x = G.synthesis(ws, v)[0]  # [4, 3, 256, 256]
-        x_up = G.synthesis(ws, G.motion(motions, t, upstream_arithmetic=True))[0]
+        v = torch.cat([G.motion(motions, t), G.motion(motions, t, upstream_arithmetic=True)])  # [2, 4, 512]
+        x, x_up = G.synthesis(ws.expand(2, -1, -1), v, channels_last=True)  # [4, 3, 256, 256] each
     assert (ws - d["ws"]).abs().max() <= 1e-5
     errs = []
     for y in (x, x_up):
@@ -878,7 +875,7 @@ def test_malformed_files_give_one_clear_line(tmp_path, small_sd):
 def test_flipped_bytes_never_escape_as_tracebacks(tmp_path, small_sd):
     good = dumps(snapshot(small_sd, SMALL, extras=False))
     rng = np.random.default_rng(0)
-    for i, pos in enumerate(rng.integers(2, len(good), size=40)):
+    for i, pos in enumerate(rng.integers(2, len(good), size=24)):
         data = bytearray(good)
         data[pos] ^= 0xFF
         path = tmp_path / f"flip{i}.pkl"
@@ -923,11 +920,12 @@ def test_sgv_import_writes_a_model_file_with_provenance(tmp_path, small_sd, caps
     assert main(["import", str(pkl)]) == 0 and pkl.with_suffix(".safetensors").exists()
 
 
-def test_import_help_has_examples():
-    out = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "import", "--help"], capture_output=True, text=True, env={**os.environ}
-    )
-    assert out.returncode == 0 and "sgv import network-snapshot-025000.pkl --out" in out.stdout
+def test_import_help_has_examples(capsys):
+    from engine.cli import build_parser
+
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args(["import", "--help"])
+    assert e.value.code == 0 and "sgv import network-snapshot-025000.pkl --out" in capsys.readouterr().out
 
 
 def test_allow_list_is_small_and_inert():
