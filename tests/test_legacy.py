@@ -3,7 +3,9 @@
 The pickles here are written by the tests from the record layout of model-spec §4.2: persistent objects
 as `_reconstruct_persistent_obj(meta)` with dummy source text, OmegaConf configs as DictConfig/AnyNode
 records with `${...}` interpolations, tensors as torch's own pickles (legacy storage blobs). No upstream
-code is involved at test time.
+code is involved at test time. (Checked once outside the project: upstream's own unpickler, with real
+omegaconf 2.1.2, loads these pickles and resolves their configs; our reader loads snapshots written by
+upstream's training-loop code.)
 
 Reference numbers (tests/data/legacy_*.safetensors) were made by running upstream universome/stylegan-v
 @ 3fecd69 outside the project (omegaconf 2.1.2 in a separate folder), with this venv's torch 2.14.1, on
@@ -37,6 +39,8 @@ Tolerances (max abs per frame, images of these random networks span about [-4.5,
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
 import json
 import pickle
@@ -533,8 +537,6 @@ def paper256_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
 
 def state_digest(state_dict: dict) -> str:
-    import hashlib
-
     h = hashlib.sha256()
     for name in sorted(state_dict):
         h.update(name.encode() + state_dict[name].contiguous().numpy().tobytes())
@@ -599,7 +601,7 @@ def test_paper256_pickle_renders_upstream_frames(tmp_path):
     path = write_snapshot(tmp_path / "paper256.pkl", sd, PAPER256, extras=False)
     del sd
     G = legacy.load_upstream_generator(path, device="cpu")
-    assert G.config == engine.preset("paper256").generator.__class__(**{**G.config.__dict__})  # built, frozen
+    assert G.config == dataclasses.replace(engine.preset("paper256").generator, native_fps=30.0)  # dataset fps 30
     assert (G.img_resolution, G.num_ws, G.delta_z, G.config.synthesis.channel_base) == (256, 14, 16, 16384)
     motions = [MotionCodes.from_noise(motion_z)]
     with torch.no_grad():  # both motion paths in one batch; channels_last is the same fp32 math, faster on CPU
@@ -905,7 +907,7 @@ def test_sgv_import_writes_a_model_file_with_provenance(tmp_path, small_sd, caps
     assert _same_weights(G, small_sd) and G.config == small_config()
     info = model_info(out)
     assert info["provenance"]["imported_from"] == pkl.name and info["provenance"]["kimg"] == 123.0
-    assert info["provenance"]["source_sha256"] == __import__("hashlib").sha256(pkl.read_bytes()).hexdigest()
+    assert info["provenance"]["source_sha256"] == hashlib.sha256(pkl.read_bytes()).hexdigest()
     with pytest.warns(legacy.PickleImportNote):
         from_pickle = engine.load_generator(pkl, device="cpu")
     assert engine.generator_fingerprint(from_pickle) == info["fingerprint"]
