@@ -1,0 +1,589 @@
+"""`sgv-studio`: the window, docking layout, menu bar and frame loop.
+
+Each UI frame:
+  pre_new_frame      absorb renderer events into RenderView, take file drops, advance the playback clock
+  dockable windows   each visible panel draws (Panel.draw) and edits AppState
+  show_gui           app-level dialogs and keyboard shortcuts
+  before_render      every panel writes its slice of a fresh RenderArgs (Panel.emit), the app submits it
+
+The renderer (a worker thread, the only torch user) answers asynchronously; nothing here waits on it.
+The docking layout lives in the user's config dir (app/paths.py), never the repo or the working directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+NO_DISPLAY_MESSAGE = (
+    "sgv-studio: no display (DISPLAY and WAYLAND_DISPLAY are unset); to render without a window use "
+    "`sgv generate --ckpt MODEL --out out.mp4` (see `sgv generate --help`)"
+)
+WINDOW_TITLE = "StyleGAN-V Studio"
+MODEL_EXTS = (".safetensors",)
+MESSAGE_S = 8.0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="sgv-studio",
+        description="StyleGAN-V Studio: scrub continuous time, edit motion, mix content and motion, export.",
+        epilog="examples:\n  sgv-studio\n  sgv-studio --ckpt runs/mine/model-latest.safetensors\n"
+        "  sgv-studio --ckpt model.safetensors --session my.json --device cpu",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--ckpt", help="model file to open (default: the bundled model)")
+    p.add_argument("--session", help="session file to open (.json written by File > Save session)")
+    p.add_argument("--device", help="torch device for rendering (default: cuda if available, else cpu)")
+    p.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window after a few seconds and exit")
+    p.add_argument("--screenshot-after", type=float, default=8.0, help=argparse.SUPPRESS)
+    p.add_argument("--window-size", default="1600x1000", help=argparse.SUPPRESS)
+    # Testing and debugging (not in --help): run imgui test-engine scenarios, slow the renderer down.
+    p.add_argument("--gui-test", help=argparse.SUPPRESS)
+    p.add_argument("--gui-test-report", help=argparse.SUPPRESS)
+    p.add_argument("--debug-render-delay-ms", type=float, default=0.0, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def has_display() -> bool:
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+@dataclass
+class MenuItem:
+    """An entry later features add to a menu: app.menu_items["Train"].append(MenuItem("Train...", fn))."""
+
+    label: str
+    action: Callable[[], None]
+    shortcut: str = ""
+    enabled: Callable[[], bool] = lambda: True
+
+
+class StudioApp:
+    def __init__(self, opts: argparse.Namespace):
+        # Heavy imports here, after the display check: imgui and torch (through the renderer).
+        from imgui_bundle import hello_imgui
+
+        from app.gui.file_dialog import FileDialog
+        from app.gui.glfw_hooks import GlfwHooks
+        from app.jobs import JobManager
+        from app.paths import RecentFiles, cache_dir, config_dir
+        from app.renderer import Renderer
+        from app.state import AppState
+        from app.view import RenderView
+        from app.widgets import default_panels
+
+        self.opts = opts
+        self.state = AppState()
+        self.view = RenderView()
+        self.jobs = JobManager()
+        self.panels = default_panels()
+        self.hooks = GlfwHooks()
+        self.config_dir = config_dir()
+        self.recent = RecentFiles(self.config_dir / "recent-models.json")
+        self.renderer = Renderer(
+            device=opts.device,
+            cache_dir=cache_dir(),
+            render_delay_s=opts.debug_render_delay_ms / 1000.0,
+            wake=self.hooks.wake,
+        )
+        self.model_dialog = FileDialog("Open checkpoint", "open", MODEL_EXTS)
+        self.session_open_dialog = FileDialog("Open session", "open", (".json",))
+        self.session_save_dialog = FileDialog("Save session", "save", (".json",), ".json")
+        self.session_path: str | None = None
+        self.messages: deque[tuple[float, str, bool]] = deque(maxlen=50)
+        self.menu_items: dict[str, list[MenuItem]] = {"Train": []}
+        self.frame = None
+        self.clock = None
+        self._last_play_t: float | None = None
+        self._upcoming: tuple[float, ...] = ()
+        self._last_frame_start = time.perf_counter()
+        self._started = time.perf_counter()
+        self._popup: str | None = None
+        self._panel_errors: dict[str, str] = {}
+        self.after_frame: list[Callable[[], None]] = []  # hooks (the GUI test harness)
+        self.runner_params = self._runner_params(hello_imgui)
+
+    # -- Actions (what widgets may ask for; see app/widgets/base.py) --------------------------------------
+    def open_model(self, path: str | None) -> None:
+        self.renderer.open_model(str(path) if path is not None else None)
+
+    def show_open_model_dialog(self) -> None:
+        folder = Path(self.recent.items[0]).parent if self.recent.items else Path.cwd()
+        self.model_dialog.open(folder)
+
+    def start_model_job(self, name: str, kind: str, make: Callable):
+        """Start a background job that needs the loaded model: `make(backend)` returns the job body
+        (`fn(ctx)`, see app/jobs.py). backend.G is the generator; jobs that change weights or run autograd
+        take their own copy. Returns the Job, or None (with a message) when there is no model or make fails."""
+        from engine.errors import SgvError
+
+        backend = self.renderer.backend
+        if backend is None:
+            self.notify(f"{name}: no model is loaded; open a checkpoint first", error=True)
+            return None
+        try:
+            fn = make(backend)
+        except SgvError as e:
+            self.notify(str(e), error=True)
+            return None
+        return self.jobs.submit(name, fn, kind=kind)
+
+    def start_export(self, spec) -> None:
+        content, motion = self.state.content, self.state.motion
+        job = self.start_model_job(
+            f"export {Path(spec.path).name}", "export", lambda b: lambda ctx: b.export(spec, content, motion, ctx)
+        )
+        if job is not None:
+            self.notify(f"exporting to {spec.path}")
+
+    def notify(self, message: str, error: bool = False) -> None:
+        self.messages.append((time.perf_counter(), message, error))
+        if error:
+            print(f"sgv-studio: {message}", file=sys.stderr)
+
+    @property
+    def recent_models(self) -> list[str]:
+        return self.recent.items
+
+    @property
+    def model_loading(self) -> bool:
+        return self.renderer.loading
+
+    @property
+    def drops_supported(self) -> bool:
+        return self.hooks.drops_supported
+
+    def renderer_stats(self):
+        return self.renderer.stats()
+
+    def request_exit(self) -> None:
+        self.runner_params.app_shall_exit = True
+
+    # -- sessions -----------------------------------------------------------------------------------------
+    def save_session(self, path: str) -> None:
+        from app.state import save_session
+        from engine.errors import SgvError
+
+        model = self.view.model.path if self.view.model else None
+        try:
+            written = save_session(path, self.state, model)
+        except (SgvError, OSError) as e:
+            self.notify(f"{path}: cannot save session ({e})", error=True)
+            return
+        self.session_path = str(written)
+        self.notify(f"saved session {written}")
+
+    def load_session(self, path: str) -> None:
+        from app.state import load_session
+        from engine.errors import SgvError
+
+        try:
+            data = load_session(path, self.state)
+        except SgvError as e:
+            self.notify(str(e), error=True)
+            return
+        self.session_path = str(path)
+        self.notify(f"opened session {path}")
+        model = (data.get("model") or {}).get("path")
+        if model and (self.view.model is None or self.view.model.path != model) and Path(model).exists():
+            self.open_model(model)
+
+    # -- hello_imgui setup --------------------------------------------------------------------------------
+    def _runner_params(self, hello_imgui):
+        from imgui_bundle import imgui
+
+        rp = hello_imgui.RunnerParams()
+        rp.app_window_params.window_title = WINDOW_TITLE
+        w, h = (int(v) for v in self.opts.window_size.lower().split("x"))
+        rp.app_window_params.window_geometry.size = (w, h)
+        rp.app_window_params.restore_previous_geometry = True
+        rp.imgui_window_params.default_imgui_window_type = (
+            hello_imgui.DefaultImGuiWindowType.provide_full_screen_dock_space
+        )
+        rp.imgui_window_params.show_menu_bar = True
+        rp.imgui_window_params.show_menu_app = False
+        rp.imgui_window_params.show_menu_view = False
+        rp.imgui_window_params.show_status_bar = True
+        rp.imgui_window_params.show_status_fps = False
+        rp.ini_folder_type = hello_imgui.IniFolderType.absolute_path
+        rp.ini_filename = str(self.config_dir / "layout.ini")
+        rp.callbacks.post_init = self._post_init
+        rp.callbacks.before_exit = self._before_exit
+        rp.callbacks.pre_new_frame = self._begin_frame
+        rp.callbacks.before_imgui_render = self._end_frame
+        rp.callbacks.show_gui = self._gui
+        rp.callbacks.show_menus = self._menus
+        rp.callbacks.show_status = self._status
+
+        def split(initial: str, new: str, direction, ratio: float):
+            s = hello_imgui.DockingSplit()
+            s.initial_dock, s.new_dock, s.direction, s.ratio = initial, new, direction, ratio
+            return s
+
+        rp.docking_params.docking_splits = [
+            split("MainDockSpace", "TimelineSpace", imgui.Dir.down, 0.24),
+            split("MainDockSpace", "LeftSpace", imgui.Dir.left, 0.24),
+            split("MainDockSpace", "RightSpace", imgui.Dir.right, 0.30),
+            split("LeftSpace", "LeftBottomSpace", imgui.Dir.down, 0.48),
+            split("RightSpace", "RightBottomSpace", imgui.Dir.down, 0.42),
+        ]
+        windows = []
+        for panel in self.panels:
+            w = hello_imgui.DockableWindow()
+            w.label, w.dock_space_name = panel.name, panel.dock
+            w.gui_function = lambda panel=panel: self._draw_panel(panel)
+            w.can_be_closed = panel.name != "Viewport"
+            windows.append(w)
+        rp.docking_params.dockable_windows = windows
+        return rp
+
+    def dockable(self, name: str):
+        for w in self.runner_params.docking_params.dockable_windows:
+            if w.label == name:
+                return w
+        return None
+
+    def focus_panel(self, name: str) -> None:
+        w = self.dockable(name)
+        if w is not None:
+            w.is_visible = True
+            w.focus_window_at_next_frame = True
+
+    def _post_init(self) -> None:
+        self.hooks.install()
+        self.open_model(self.opts.ckpt)
+        if self.opts.session:
+            self.load_session(self.opts.session)
+        self.focus_panel("Content")
+
+    def _before_exit(self) -> None:
+        self.hooks.uninstall()
+
+    # -- the frame loop -----------------------------------------------------------------------------------
+    def _begin_frame(self) -> None:
+        from app.render_types import RenderArgs
+        from app.widgets.base import Frame
+
+        now = time.perf_counter()
+        ui_ms = (now - self._last_frame_start) * 1000
+        self._last_frame_start = now
+        for note in self.view.absorb(self.renderer.poll(), self.state, now):
+            self.notify(note, error=note == self.view.model_error)
+        if self.view.model is not None and (not self.recent.items or self.recent.items[0] != self.view.model.path):
+            if Path(self.view.model.path).exists():
+                self.recent.add(self.view.model.path)
+        for path in self.hooks.take_dropped():
+            self._open_dropped(path)
+        self._advance_playback(now)
+        self.frame = Frame(self.state, self.view, RenderArgs(), self, self.jobs, now, ui_ms)
+
+    def _advance_playback(self, now: float) -> None:
+        from app.playback import PlaybackClock
+
+        tl, model = self.state.timeline, self.view.model
+        if not tl.playing or model is None:
+            self.clock, self._upcoming = None, ()
+            return
+        in_loop = tl.loop and tl.loop_start <= tl.t <= tl.loop_end
+        loop = (tl.loop_start, tl.loop_end) if in_loop or (self.clock and self.clock.loop) else None
+        if (
+            self.clock is None
+            or not self.clock.matches(tl.fps, model.native_fps, tl.time_scale, loop if tl.loop else None)
+            or tl.t != self._last_play_t
+        ):
+            self.clock = PlaybackClock(now, tl.t, tl.fps, model.native_fps, tl.time_scale, loop if tl.loop else None)
+        tl.t = self.clock.t_at(now)
+        tl.follow()
+        self._last_play_t = tl.t
+        self._upcoming = self.clock.upcoming(now, int(min(max(tl.fps // 2, 2), 16)))
+
+    def _draw_panel(self, panel) -> None:
+        if self.frame is None:
+            return
+        try:
+            panel.draw(self.frame)
+        except Exception as e:  # a widget bug must not take the app (and the user's work) down
+            msg = f"{panel.name}: internal error: {type(e).__name__}: {e}"
+            if self._panel_errors.get(panel.name) != msg:
+                traceback.print_exc()
+                self._panel_errors[panel.name] = msg
+                self.notify(msg, error=True)
+
+    def _end_frame(self) -> None:
+        from app.render_types import RenderArgs
+
+        if self.frame is None:
+            return
+        args = RenderArgs(precision=self.state.precision)
+        self.frame.args = args
+        for panel in self.panels:
+            try:
+                panel.emit(self.frame)
+            except Exception as e:
+                msg = f"{panel.name}: internal error: {type(e).__name__}: {e}"
+                if self._panel_errors.get(panel.name) != msg:
+                    traceback.print_exc()
+                    self._panel_errors[panel.name] = msg
+        args.upcoming = self._upcoming
+        self.renderer.submit(args)
+        f = self.frame
+        f.app_ms = (time.perf_counter() - f.now) * 1000
+        self.view.perf.add(f.ui_ms, f.app_ms, self.view.last_render_ms, self.view.achieved_fps(f.now))
+        tl = self.state.timeline
+        busy = tl.playing or tl.scrubbing or self.renderer.loading or bool(self.jobs.running())
+        self.runner_params.fps_idling.enable_idling = not busy
+        if self.opts.screenshot and time.perf_counter() - self._started > self.opts.screenshot_after:
+            self.request_exit()
+        for hook in self.after_frame:
+            hook()
+
+    def _open_dropped(self, path: str) -> None:
+        p = Path(path)
+        if p.suffix.lower() in MODEL_EXTS or p.suffix.lower() in (".pkl", ".pickle"):
+            self.open_model(str(p))
+        elif p.suffix.lower() == ".json":
+            self.load_session(str(p))
+        else:
+            self.notify(f"{p}: not a model (.safetensors) or session (.json); nothing opened", error=True)
+
+    # -- app-level UI -------------------------------------------------------------------------------------
+    def _gui(self) -> None:
+        from imgui_bundle import imgui
+
+        self._shortcuts()
+        chosen = self.model_dialog.draw()
+        if chosen:
+            self.open_model(chosen)
+        chosen = self.session_open_dialog.draw()
+        if chosen:
+            self.load_session(chosen)
+        chosen = self.session_save_dialog.draw()
+        if chosen:
+            self.save_session(chosen)
+        if self._popup:
+            imgui.open_popup(self._popup)
+            self._popup = None
+        self._help_popups()
+
+    def _shortcuts(self) -> None:
+        from imgui_bundle import imgui
+
+        io = imgui.get_io()
+        tl = self.state.timeline
+        if io.key_ctrl:
+            if imgui.is_key_pressed(imgui.Key.z, False):
+                self.state.redo_edit() if io.key_shift else self.state.undo_edit()
+            elif imgui.is_key_pressed(imgui.Key.y, False):
+                self.state.redo_edit()
+            elif imgui.is_key_pressed(imgui.Key.o, False):
+                self.show_open_model_dialog()
+            elif imgui.is_key_pressed(imgui.Key.s, False):
+                self._save_session_clicked()
+            return
+        if io.want_text_input or imgui.is_any_item_active():
+            return
+        if imgui.is_key_pressed(imgui.Key.space, False):
+            tl.playing = not tl.playing
+        native = self.view.model.native_fps if self.view.model else 25.0
+        from app.playback import frame_step
+
+        step = frame_step(tl.fps, native, tl.time_scale or 1.0)
+        if imgui.is_key_pressed(imgui.Key.right_arrow):
+            tl.playing = False
+            tl.set_t(tl.t + step)
+        if imgui.is_key_pressed(imgui.Key.left_arrow):
+            tl.playing = False
+            tl.set_t(tl.t - step)
+
+    def _save_session_clicked(self) -> None:
+        if self.session_path:
+            self.save_session(self.session_path)
+        else:
+            self.session_save_dialog.open(Path.cwd(), "session.json")
+
+    def _menus(self) -> None:
+        from imgui_bundle import hello_imgui, imgui
+
+        state = self.state
+        if imgui.begin_menu("File"):
+            try:
+                if imgui.menu_item_simple("Open checkpoint...", "Ctrl+O"):
+                    self.show_open_model_dialog()
+                if imgui.begin_menu("Open recent", bool(self.recent.items)):
+                    try:
+                        for path in self.recent.items:
+                            if imgui.menu_item_simple(path):
+                                self.open_model(path)
+                    finally:
+                        imgui.end_menu()
+                if imgui.menu_item_simple("Open bundled model"):
+                    self.open_model(None)
+                imgui.separator()
+                if imgui.menu_item_simple("Open session..."):
+                    self.session_open_dialog.open(Path(self.session_path).parent if self.session_path else Path.cwd())
+                if imgui.menu_item_simple("Save session", "Ctrl+S"):
+                    self._save_session_clicked()
+                if imgui.menu_item_simple("Save session as..."):
+                    self.session_save_dialog.open(Path.cwd(), "session.json")
+                imgui.separator()
+                if imgui.menu_item_simple("Export video..."):
+                    self.focus_panel("Export")
+                imgui.separator()
+                if imgui.menu_item_simple("Quit", "Alt+F4"):
+                    self.request_exit()
+            finally:
+                imgui.end_menu()
+        if imgui.begin_menu("Edit"):
+            try:
+                undo, redo = state.undo.undo_label, state.undo.redo_label
+                if imgui.menu_item_simple(f"Undo {undo or ''}".strip(), "Ctrl+Z", False, undo is not None):
+                    state.undo_edit()
+                if imgui.menu_item_simple(f"Redo {redo or ''}".strip(), "Ctrl+Shift+Z", False, redo is not None):
+                    state.redo_edit()
+            finally:
+                imgui.end_menu()
+        hello_imgui.show_view_menu(self.runner_params)
+        for menu, items in self.menu_items.items():
+            if imgui.begin_menu(menu):
+                try:
+                    if not items:
+                        imgui.menu_item_simple("(nothing here yet)", None, False, False)
+                    for item in items:
+                        if imgui.menu_item_simple(item.label, item.shortcut or None, False, item.enabled()):
+                            item.action()
+                finally:
+                    imgui.end_menu()
+        if imgui.begin_menu("Help"):
+            try:
+                if imgui.menu_item_simple("Keyboard shortcuts"):
+                    self._popup = "Keyboard shortcuts"
+                if imgui.menu_item_simple("About StyleGAN-V Studio"):
+                    self._popup = "About StyleGAN-V Studio"
+            finally:
+                imgui.end_menu()
+
+    def _help_popups(self) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from imgui_bundle import imgui
+
+        try:
+            app_version = version("sgv-studio")
+        except PackageNotFoundError:
+            app_version = "(not installed)"
+        for title, lines in (
+            (
+                "Keyboard shortcuts",
+                [
+                    "Space          play / pause",
+                    "Left / Right   step one playback frame",
+                    "Ctrl+Z         undo      Ctrl+Shift+Z / Ctrl+Y   redo",
+                    "Ctrl+O         open a checkpoint",
+                    "Ctrl+S         save the session",
+                    "Ctrl+wheel     zoom the viewport; wheel on the ruler zooms the timeline",
+                ],
+            ),
+            (
+                "About StyleGAN-V Studio",
+                [
+                    f"StyleGAN-V Studio {app_version}",
+                    "Continuous-time video generation with StyleGAN-V (Skorokhodov et al., CVPR 2022).",
+                    "Frames are computed at any real t; t = 10^6 costs what t = 0 costs.",
+                ],
+            ),
+        ):
+            if imgui.begin_popup(title):
+                try:
+                    for line in lines:
+                        imgui.text(line)
+                finally:
+                    imgui.end_popup()
+
+    def _status(self) -> None:
+        from imgui_bundle import imgui
+
+        from app.widgets.timeline import format_t
+
+        model = self.view.model
+        imgui.text(f"{model.name if model else 'no model'}  |  t {format_t(self.state.timeline.t)}  |")
+        if self.messages:
+            at, text, error = self.messages[-1]
+            if time.perf_counter() - at < MESSAGE_S:
+                imgui.same_line()
+                color = imgui.ImVec4(1.0, 0.5, 0.45, 1.0) if error else imgui.ImVec4(0.7, 0.9, 0.7, 1.0)
+                imgui.text_colored(color, text)
+
+    # -- running ------------------------------------------------------------------------------------------
+    def run(self) -> None:
+        from imgui_bundle import immapp
+
+        try:
+            immapp.run(self.runner_params, immapp.AddOnsParams(with_implot=True))
+        finally:
+            self.jobs.cancel_all()
+            for job in self.jobs.running():
+                job.wait(5.0)
+            self.renderer.close()
+
+    def dump_state(self) -> dict:
+        """A JSON-able summary of what the app holds (GUI tests assert on it)."""
+        s, v = self.state, self.view
+        frame = v.frame
+        return {
+            "t": s.timeline.t,
+            "playing": s.timeline.playing,
+            "content": s.content.label,
+            "content_key": list(map(str, s.content.key)),
+            "motion_seed": s.motion.seed,
+            "edited_anchors": s.motion.edited_anchors,
+            "favourites": [f.name for f in s.favourites],
+            "model": v.model.path if v.model else None,
+            "model_fingerprint": v.model.fingerprint if v.model else None,
+            "model_error": v.model_error,
+            "frame_t": frame.request.t if frame else None,
+            "frames_shown": v.frames_shown,
+            "messages": [m for _, m, _ in self.messages],
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(argv)
+    if not has_display():
+        print(NO_DISPLAY_MESSAGE, file=sys.stderr)
+        return 2
+    app = StudioApp(opts)
+    if opts.gui_test:
+        from app.gui_testing import GuiTestHarness
+
+        GuiTestHarness(app, opts.gui_test, opts.gui_test_report).install()
+    app.run()
+    if opts.screenshot:
+        save_screenshot(opts.screenshot)
+    return 0
+
+
+def save_screenshot(path: str) -> None:
+    from imgui_bundle import hello_imgui
+    from PIL import Image
+
+    image = hello_imgui.final_app_window_screenshot()
+    if image is None or image.size == 0:
+        print(f"sgv-studio: {path}: no frame to save", file=sys.stderr)
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path)
+    print(f"sgv-studio: wrote {path} ({image.shape[1]}x{image.shape[0]})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
