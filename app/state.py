@@ -411,7 +411,12 @@ class AppState:
             ws = arrays[ref["ws"]] if ref.get("ws") else None
             if ref.get("explicit"):
                 return Content(
-                    seed=ref.get("seed"), psi=ref.get("psi", 1.0), ws=ws, c=ref.get("c"), label=ref.get("label", "")
+                    seed=ref.get("seed"),
+                    psi=ref.get("psi", 1.0),
+                    ws=ws,
+                    c=ref.get("c"),
+                    label=ref.get("label", ""),
+                    provenance=ref.get("provenance") or {},
                 )
             content = Content(seed=ref["seed"], psi=ref.get("psi", 1.0), c=ref.get("c"), label=ref.get("label", ""))
             if ws is not None and fp:
