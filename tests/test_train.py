@@ -250,13 +250,15 @@ def test_cli_dry_run_and_errors(data, tmp_path):
 def test_cli_sigterm_snapshots_and_resume_latest_continues(data, tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "engine.cli", "train", "--data", str(data), "--outdir", str(run), "--preset", "tiny",
-           "--kimg", "1000", "--batch", "4", "--tick-kimg", "0.024", "--workers", "0", "--quiet"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+           "--kimg", "1000", "--batch", "4", "--tick-kimg", "0.024", "--workers", "1", "--quiet"]  # fmt: skip
+    # Its own process group, signalled as a whole (as `timeout`, a terminal's Ctrl-C or the app do): the
+    # loader worker gets the signal too and must leave the stopping to the main process.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and not read_log(run / "log.jsonl"):
         time.sleep(0.2)
     assert read_log(run / "log.jsonl"), proc.stderr.read() if proc.poll() is not None else "no tick in 120 s"
-    proc.send_signal(signal.SIGTERM)
+    os.killpg(proc.pid, signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "stopped at" in err

@@ -420,11 +420,43 @@ def _warp(y: torch.Tensor, inverse: torch.Tensor, taps: torch.Tensor) -> torch.T
     out_size = [s, t * c, 2 * (h + 2 * o), 2 * (w + 2 * o)]
     grid = F.affine_grid(theta, out_size, align_corners=False)  # [S, 2(H+2o), 2(W+2o), 2]
     x = x.reshape(s, t * c, 2 * hp, 2 * wp)
-    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    x = _GridSample.apply(x, grid)
     # Hi-res index m ↔ low-res (m + 0.5)/2 − 0.5 − o; downsampling with the same phase undoes the upsampling.
     x = x.reshape(s * t * c, 1, *out_size[2:])[..., 2 * o - _PHASE :, 2 * o - _PHASE :]
     x = _downsample(_downsample(x, taps, -1), taps, -2)
     return x.reshape(s, t, c, h, w)
+
+
+class _GridSample(torch.autograd.Function):
+    """Bilinear, reflection-padded grid_sample whose backward is itself differentiable in the upstream
+    gradient. R1 differentiates D's input gradient again; CUDA has no derivative for
+    grid_sampler_2d_backward (measured: "derivative ... is not implemented" on an H200). The sampling is
+    linear in x, so the input gradient is linear in the output gradient, and its derivative is the
+    forward sampling again. The grid is never learned here, so no grid gradients are produced."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x, grid)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        x, grid = ctx.saved_tensors
+        return _GridSampleBackward.apply(grad_out, x, grid), None
+
+
+class _GridSampleBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, grad_out: torch.Tensor, x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(grid)
+        # interpolation 0 = bilinear, padding 2 = reflection, as in _GridSample.forward
+        grad_x, _ = torch.ops.aten.grid_sampler_2d_backward(grad_out, x, grid, 0, 2, False, [True, False])
+        return grad_x
+
+    @staticmethod
+    def backward(ctx, grad_grad_x: torch.Tensor):
+        (grid,) = ctx.saved_tensors
+        return _GridSample.apply(grad_grad_x, grid), None, None
 
 
 def _recolour(y: torch.Tensor, colour: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import resource
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -248,6 +249,7 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
         pin_memory=device.type == "cuda",
         persistent_workers=workers > 0,
         prefetch_factor=2 if workers > 0 else None,
+        worker_init_fn=_ignore_stop_signals,
     )
     batches = iter(loader)
 
@@ -445,12 +447,21 @@ def _snapshot_metrics(opts, G_ema, run_dir, ranks, cur_nimg) -> None:
         )  # fmt: skip
 
 
+def _ignore_stop_signals(worker_id: int) -> None:
+    """Loader workers leave Ctrl-C / SIGTERM to the main process. Both reach the whole process group (a
+    terminal's Ctrl-C, `timeout`, an app stopping its child group); a worker dying of them would crash the
+    main process before it writes its snapshot (seen on a GPU run). The main process ends the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def _update_w_avg(G, loss_fn: VideoGANLoss, ranks: distributed.Ranks) -> None:
     """w_avg ← lerp(mean w of the global batch, w_avg, β): the same on every rank."""
     mapping = G.mapping
     if mapping.w_avg_beta is None or loss_fn.w_count == 0:
         return
-    packed = torch.cat([loss_fn.w_sum.reshape(-1), torch.tensor([float(loss_fn.w_count)], dtype=torch.float64)])
+    w_sum = loss_fn.w_sum.reshape(-1)
+    packed = torch.cat([w_sum, torch.tensor([float(loss_fn.w_count)], dtype=torch.float64, device=w_sum.device)])
     packed = distributed.reduce_sum(packed.to(ranks.device), ranks.world)
     mean = (packed[:-1] / packed[-1]).to(mapping.w_avg.dtype)
     with torch.no_grad():

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from engine.errors import SgvError
 from engine.media import write_image
 from engine.motion_codes import MotionCodes
 from engine.video import content_z, export_grid_video, tile, to_uint8
@@ -39,10 +41,14 @@ def write_samples(
     cols = min(rows, 4)
     mp4 = out_dir / f"video-{nimg:010d}.mp4"
     cc = c[:1] if c is not None else None
-    export_grid_video(
-        G, [ws[i : i + 1] for i in range(cols)], [MotionCodes(seed=0), MotionCodes(seed=1)], mp4,
-        duration_s=seconds, c=cc, quality=7,
-    )  # fmt: skip
+    try:
+        export_grid_video(
+            G, [ws[i : i + 1] for i in range(cols)], [MotionCodes(seed=0), MotionCodes(seed=1)], mp4,
+            duration_s=seconds, c=cc, quality=7,
+        )  # fmt: skip
+    except (SgvError, OSError, RuntimeError) as e:  # a broken ffmpeg must not stop training; the grid is written
+        warnings.warn(f"{mp4}: sample video not written ({e})", stacklevel=2)
+        return [png]
     return [png, mp4]
 
 
