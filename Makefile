@@ -14,17 +14,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-# Until the app and the bundled model land: a headless render of an (untrained) small network.
+# The app on the bundled model; without a display, a headless render of the bundled model instead.
 studio: $(STAMP)
-	$(BIN)/sgv generate --preset small --seeds 0-3 --motion-seed 0-1 --grid --duration 4 --out out/studio-demo.mp4
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		$(BIN)/sgv-studio; \
+	else \
+		echo "make studio: no display; rendering the bundled model headless to out/studio-demo.mp4"; \
+		$(BIN)/sgv generate --seeds 0-3 --motion-seed 0-1 --grid --duration 4 --out out/studio-demo.mp4; \
+	fi
 
 test: $(STAMP)
-	$(BIN)/ruff check engine tests bench
+	$(BIN)/ruff check engine app tests bench
 	$(BIN)/python -m pytest tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check engine tests bench
-	$(BIN)/ruff format --check engine tests bench
+	$(BIN)/ruff check engine app tests bench
+	$(BIN)/ruff format --check engine app tests bench
 
 bench: $(STAMP)
 	$(BIN)/python bench/render.py
