@@ -282,3 +282,23 @@ def test_run_folder_lock(data, tmp_path):
             training_loop(opts_for(data, run))
     finally:
         held.release()
+
+
+def test_cli_folder_with_nothing_usable_is_one_clear_error(tmp_path):
+    bad = tmp_path / "videos"
+    bad.mkdir()
+    (bad / "empty.mp4").write_bytes(b"")
+    (bad / "notes.txt").write_text("not a video")
+    (bad / "truncated.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 40)
+    r = _sgv(
+        "train",
+        "--data",
+        bad,
+        "--outdir",
+        tmp_path / "run",
+        "--dry-run",
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    assert r.returncode == 2, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("sgv: ") and "Traceback" not in r.stderr, r.stderr
