@@ -230,12 +230,13 @@ class StudioApp:
             s.initial_dock, s.new_dock, s.direction, s.ratio = initial, new, direction, ratio
             return s
 
+        # Side columns take the full height; the timeline sits under the viewport.
         rp.docking_params.docking_splits = [
-            split("MainDockSpace", "TimelineSpace", imgui.Dir.down, 0.24),
-            split("MainDockSpace", "LeftSpace", imgui.Dir.left, 0.24),
-            split("MainDockSpace", "RightSpace", imgui.Dir.right, 0.30),
-            split("LeftSpace", "LeftBottomSpace", imgui.Dir.down, 0.48),
-            split("RightSpace", "RightBottomSpace", imgui.Dir.down, 0.42),
+            split("MainDockSpace", "LeftSpace", imgui.Dir.left, 0.22),
+            split("MainDockSpace", "RightSpace", imgui.Dir.right, 0.33),
+            split("MainDockSpace", "TimelineSpace", imgui.Dir.down, 0.25),
+            split("LeftSpace", "LeftBottomSpace", imgui.Dir.down, 0.52),
+            split("RightSpace", "RightBottomSpace", imgui.Dir.down, 0.45),
         ]
         windows = []
         for panel in self.panels:
@@ -277,8 +278,11 @@ class StudioApp:
         now = time.perf_counter()
         ui_ms = (now - self._last_frame_start) * 1000
         self._last_frame_start = now
+        had_model = self.view.model is not None
         for note in self.view.absorb(self.renderer.poll(), self.state, now):
             self.notify(note, error=note == self.view.model_error)
+            if not had_model and self.view.model is None:
+                self.focus_panel("Model")  # nothing to show: point at where a model is opened
         if self.view.model is not None and (not self.recent.items or self.recent.items[0] != self.view.model.path):
             if Path(self.view.model.path).exists():
                 self.recent.add(self.view.model.path)
@@ -515,10 +519,12 @@ class StudioApp:
         from app.widgets.timeline import format_t
 
         model = self.view.model
-        imgui.text(f"{model.name if model else 'no model'}  |  t {format_t(self.state.timeline.t)}  |")
+        imgui.text(f"{model.name if model else 'no model'}  |  t {format_t(self.state.timeline.t)}")
         if self.messages:
             at, text, error = self.messages[-1]
             if time.perf_counter() - at < MESSAGE_S:
+                imgui.same_line()
+                imgui.text("|")
                 imgui.same_line()
                 color = imgui.ImVec4(1.0, 0.5, 0.45, 1.0) if error else imgui.ImVec4(0.7, 0.9, 0.7, 1.0)
                 imgui.text_colored(color, text)

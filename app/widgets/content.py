@@ -103,7 +103,7 @@ class ContentPanel(Panel):
             self.grid.update(result.atlas, version=id(result))
         shown = [c for c, _, _ in result.request.cells] if result is not None else []
         avail = lay.stable_width()
-        size = min(lay.thumb * 1.4, (avail - 2 * imgui.get_style().item_spacing.x) / GRID_COLS)
+        size = min(lay.thumb * 1.1, (avail - 2 * imgui.get_style().item_spacing.x) / GRID_COLS)
         current = state.content
         for i, content in enumerate(self.grid_contents(state)):
             if i % GRID_COLS:
@@ -121,7 +121,8 @@ class ContentPanel(Panel):
     def _history(self, f: Frame) -> None:
         state = f.state
         imgui.text("History")
-        imgui.begin_child("history", imgui.ImVec2(0, 0), imgui.ChildFlags_.borders)
+        height = max(imgui.get_content_region_avail().y, 4.5 * imgui.get_text_line_height_with_spacing())
+        imgui.begin_child("history", imgui.ImVec2(0, height), imgui.ChildFlags_.borders)
         try:
             for i, content in enumerate(state.history):
                 with id_scope(i):

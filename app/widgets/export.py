@@ -81,7 +81,7 @@ class ExportPanel(Panel):
             _, fps = imgui.slider_int("Export fps", self.fps or int(round(native)), 1, MAX_FPS)
             self.fps = fps
             res = model.resolution if model else 0
-            labels = [f"{s:g}x ({int(res * s)} px)" for s in SCALES]
+            labels = [f"{s:g}x ({int(res * s)} px)" if res else f"{s:g}x" for s in SCALES]
             _, self.scale_index = imgui.combo("Resolution", self.scale_index, labels)
             if self.format == 0:
                 _, self.quality = imgui.slider_int("Quality", self.quality, 0, 10)

@@ -77,7 +77,7 @@ class MixPanel(Panel):
         label_w = lay.em * 4.5
         avail = lay.stable_width() - label_w
         size = min(lay.thumb * 1.2, avail / max(len(cols), 1) - imgui.get_style().item_spacing.x)
-        imgui.text_disabled("rows: motion seeds, columns: favourites then recent contents")
+        imgui.text_disabled("rows: motions | columns: favourites, then recent contents")
         for r, m in enumerate(self.row_motions()):
             imgui.text(f"motion {m.seed}")
             imgui.same_line(label_w)

@@ -105,8 +105,10 @@ class MotionPanel(Panel):
             changed, seed = imgui.input_int("Motion seed", state.motion.seed)
         if changed:
             state.set_motion(Motion(seed), f"motion seed {seed}")
-        imgui.same_line()
-        imgui.text_disabled(state.motion.describe())
+        n = len(state.motion.overrides)
+        if n:
+            imgui.same_line()
+            imgui.text_disabled(f"{n} edited")
         if model is None:
             imgui.text_disabled("(no model)")
             return
@@ -124,10 +126,12 @@ class MotionPanel(Panel):
         if imgui.button("Reset all edits") and state.motion.overrides:
             state.set_motion(state.motion.without_overrides(), "reset motion edits")
         imgui.same_line()
-        imgui.text_disabled(
-            f"{dirs.components.shape[0]} directions from {dirs.samples} anchor codes"
-            + (" (cached)" if dirs.from_cache else "")
-        )
+        imgui.text_disabled(f"{dirs.components.shape[0]} PCA directions")
+        if imgui.is_item_hovered():
+            imgui.set_tooltip(
+                f"principal directions of {dirs.samples} anchor codes of this model"
+                + (", from the cache" if dirs.from_cache else ", computed now and cached")
+            )
 
     def _anchor_list(self, f: Frame, dz: float) -> None:
         state = f.state
@@ -161,7 +165,8 @@ class MotionPanel(Panel):
         values = coords(u, base, dirs)
         with item_width(-lay.em * 4):
             for j, value in enumerate(values):
-                changed, new = imgui.slider_float(f"dir {j + 1}", float(value), -SLIDER_RANGE, SLIDER_RANGE, "%.2f")
+                shown = round(float(value), 4) + 0.0  # no "-0.00" from float32 round-off
+                changed, new = imgui.slider_float(f"dir {j + 1}", shown, -SLIDER_RANGE, SLIDER_RANGE, "%.2f")
                 if imgui.is_item_activated():
                     self._gesture += 1
                 if changed:
@@ -189,9 +194,8 @@ class MotionPanel(Panel):
         mean = np.mean([coords(current[i], bases[i], dirs) for i in anchors], axis=0)
         with item_width(-lay.em * 4):
             for j in range(min(3, len(mean))):
-                changed, new = imgui.slider_float(
-                    f"global {j + 1}", float(mean[j]), -SLIDER_RANGE, SLIDER_RANGE, "%.2f"
-                )
+                shown = round(float(mean[j]), 4) + 0.0
+                changed, new = imgui.slider_float(f"global {j + 1}", shown, -SLIDER_RANGE, SLIDER_RANGE, "%.2f")
                 if imgui.is_item_activated():
                     self._gesture += 1
                 if changed:

@@ -141,7 +141,6 @@ class TimelinePanel(Panel):
         with item_width(lay.input_w * 0.9):
             _, fps = imgui.slider_int("FPS", tl.fps, MIN_FPS, MAX_FPS)
             tl.fps = int(min(max(fps, MIN_FPS), MAX_FPS))
-        imgui.same_line()
         _, tl.loop = imgui.checkbox("Loop", tl.loop)
         imgui.same_line()
         with item_width(lay.input_w * 0.6):
@@ -216,7 +215,7 @@ class TimelinePanel(Panel):
     def _strip(self, f: Frame, lay: Layout) -> None:
         tl = f.state.timeline
         width = max(imgui.get_content_region_avail().x, 10.0)
-        height = lay.strip_h
+        height = max(lay.strip_h, imgui.get_content_region_avail().y - imgui.get_style().window_padding.y)
         p0 = imgui.get_cursor_screen_pos()
         if imgui.invisible_button("strip", imgui.ImVec2(width, height)):
             tl.set_t(t_at(imgui.get_io().mouse_pos.x, p0.x, width, tl.view_start, tl.view_span))

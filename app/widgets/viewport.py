@@ -119,7 +119,7 @@ class ViewportPanel(Panel):
     def _overlay(self, f: Frame, frame, pos) -> None:
         lines = [
             f"t {format_t(frame.request.t)}",
-            f"{f.view.achieved_fps(f.now):.1f} fps shown",
+            f"{f.view.achieved_fps(f.now):.1f} fps shown" if f.state.timeline.playing else "paused",
             f"render {f.view.last_render_ms:.1f} ms" + ("  (prefetched)" if frame.cached else ""),
         ]
         dl = imgui.get_window_draw_list()
