@@ -1,0 +1,320 @@
+"""Project: bring a photo to life. Open an image (file dialog or drop it on the window), project it into the
+model's content codes (W+) as a cancellable job with a live preview, loss and PSNR, then accept the result as
+the current content (undoable, listed in the Content history) and play it with the current motion.
+
+The image is matched at t = 0 under the app's current motion (model-spec §5.1; upstream holds the motion
+fixed too), so after Accept the viewport's frame at t = 0 is the reconstruction and every other t animates it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from imgui_bundle import imgui
+
+from app.edit_jobs import (
+    FIT_CHOICES,
+    IMAGE_EXTS,
+    LOSS_CHOICES,
+    ProjectionResult,
+    ProjectSpec,
+    StepInfo,
+    Stop,
+    format_seconds,
+    lpips_weights_problem,
+    projection_job,
+)
+from app.gui.file_dialog import FileDialog
+from app.gui.layout import Layout
+from app.gui.scoped import disabled, error_text, item_width, note_text
+from app.gui.texture import Texture
+from app.jobs import Job, JobState
+from app.widgets.base import Frame, Panel
+
+STATUS_RECHECK_S = 3.0  # how often the weights-file check is repeated (the user may fetch them meanwhile)
+LOSS_TIPS = {
+    "auto": "LPIPS (VGG16) when its weights are installed, else the pixel fallback (the reason is shown)",
+    "lpips": "LPIPS (VGG16), upstream's loss; needs `sgv weights fetch vgg16`",
+    "pixel": "MSE over an image pyramid: no weights needed, blurrier reconstructions",
+}
+FIT_TIPS = {
+    "crop": "a non-square image: its centre square",
+    "pad": "a non-square image: all of it, padded with black",
+}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Drawing helpers shared with the Edit panel
+
+
+def job_controls(job: Job | None, stop: Stop | None, what: str) -> None:
+    """Progress bar with the job's message, and Stop (keep the best so far) / Cancel (discard) buttons."""
+    if job is None or job.finished:
+        return
+    if imgui.button(f"Stop, keep result##{what}"):
+        if stop is not None:
+            stop.set()
+    if imgui.is_item_hovered():
+        imgui.set_tooltip("finish after the current step and keep the codes found so far")
+    imgui.same_line()
+    if imgui.button(f"Cancel##{what}"):
+        job.cancel()
+    imgui.same_line()
+    imgui.text_disabled(format_seconds(job.elapsed_s))
+    p = job.progress
+    imgui.progress_bar(p.fraction if p.fraction is not None else 0.0, imgui.ImVec2(-1, 0), p.message or "starting ...")
+
+
+def job_outcome(job: Job | None, what: str) -> None:
+    """One line for a job that ended without a result."""
+    if job is None or not job.finished:
+        return
+    if job.state == JobState.FAILED:
+        error_text(job.error or f"{what} failed")
+    elif job.state == JobState.CANCELLED:
+        imgui.text_disabled(f"{what} cancelled; nothing changed")
+
+
+def image_row(pairs: list[tuple[str, Texture, np.ndarray | None, object]], max_em: float = 11.0) -> None:
+    """Images side by side (texture updated from the array when `version` changes), each with a caption."""
+    avail = imgui.get_content_region_avail().x
+    n = max(len(pairs), 1)
+    size = max(min((avail - (n - 1) * imgui.get_style().item_spacing.x) / n, max_em * imgui.get_font_size()), 8.0)
+    for k, (caption, tex, image, version) in enumerate(pairs):
+        if k:
+            imgui.same_line()
+        imgui.begin_group()
+        try:
+            if image is not None:
+                tex.update(image, version=version)
+            if image is not None and tex.ready:
+                imgui.image(tex.ref, imgui.ImVec2(size, size))
+            else:
+                imgui.dummy(imgui.ImVec2(size, size))
+            imgui.text_disabled(caption)
+        finally:
+            imgui.end_group()
+
+
+def dim_text(text: str) -> None:
+    """text_disabled that wraps (paths and hints are often wider than a side panel)."""
+    imgui.push_style_color(imgui.Col_.text, imgui.get_style_color_vec4(imgui.Col_.text_disabled))
+    try:
+        imgui.text_wrapped(text)
+    finally:
+        imgui.pop_style_color()
+
+
+def loss_plot(label: str, losses: list[float] | tuple[float, ...]) -> None:
+    if len(losses) < 2:
+        return
+    values = np.asarray(losses, dtype=np.float32)
+    imgui.plot_lines(
+        label,
+        values,
+        overlay_text=f"loss {values[0]:.4g} -> {values[-1]:.4g}",
+        graph_size=imgui.ImVec2(-1, 3.5 * imgui.get_font_size()),
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+
+
+class ProjectPanel(Panel):
+    name = "Project"
+    dock = "RightSpace"
+
+    def __init__(self) -> None:
+        self.image_path = ""
+        self.num_steps = 1000
+        self.loss = "auto"
+        self.fit = "crop"
+        self.dialog = FileDialog("Open image", "open", IMAGE_EXTS)
+        self.job: Job | None = None
+        self.stop: Stop | None = None
+        self.result: ProjectionResult | None = None  # the newest finished projection
+        self.accepted = False  # the newest result is the content it made (Accept pressed)
+        self.live: StepInfo | None = None  # the newest step of the running job
+        self.losses: list[float] = []  # sampled each UI frame while running (the result holds every step)
+        self.tex_target, self.tex_preview = Texture(), Texture()
+        self._lpips_problem: str | None = None
+        self._lpips_checked = -1e9
+
+    # -- pure parts (tests call them without a window) ---------------------------------------------------
+    def accept_drop(self, path: str) -> bool:
+        """An image dropped on the window becomes the image to project (the app asks each panel in turn)."""
+        if Path(path).suffix.lower() not in IMAGE_EXTS:
+            return False
+        self.image_path = str(path)
+        return True
+
+    def spec(self) -> ProjectSpec:
+        return ProjectSpec(self.image_path.strip(), int(self.num_steps), self.loss, self.fit)
+
+    def lpips_problem(self, now: float) -> str | None:
+        if now - self._lpips_checked > STATUS_RECHECK_S:
+            self._lpips_problem, self._lpips_checked = lpips_weights_problem(), now
+        return self._lpips_problem
+
+    def start(self, f: Frame) -> None:
+        spec = self.spec()
+        if not spec.image:
+            f.actions.notify("choose an image to project first", error=True)
+            return
+        state = f.state
+        stop = Stop()
+        motion, c = state.motion, state.content.c
+        job = f.actions.start_model_job(
+            f"project {Path(spec.image).name}",
+            "project",
+            lambda backend: projection_job(backend, spec, motion, c, stop),
+        )
+        if job is not None:
+            self.job, self.stop, self.live, self.losses = job, stop, None, []
+
+    def poll(self) -> None:
+        """Take the running job's newest step, and its result once it finishes."""
+        job = self.job
+        if job is None:
+            return
+        info = job.progress.preview
+        if isinstance(info, StepInfo) and info is not self.live:
+            self.live = info
+            if info.step > 0 and (not self.losses or len(self.losses) < info.step):
+                self.losses.append(info.loss)
+        if job.finished and job.state == JobState.DONE and isinstance(job.result, ProjectionResult):
+            if self.result is not job.result:
+                self.result, self.accepted = job.result, False
+
+    def accept(self, f: Frame, play: bool = False) -> bool:
+        """The result becomes the current content (one undo step); the playhead goes to t = 0, its frame."""
+        r, state, model = self.result, f.state, f.view.model
+        if r is None or model is None:
+            return False
+        if model.fingerprint != r.fingerprint:
+            f.actions.notify("the model changed since this projection ran; project again", error=True)
+            return False
+        content = r.content(state.content.c)
+        label = f"projection of {Path(r.image).name}"
+        if state.motion != r.motion:  # the image is matched under the motion it was projected with
+            state.set_pair(content, r.motion, label)
+        else:
+            state.set_content(content, label)
+        state.timeline.set_t(0.0)
+        state.timeline.playing = play
+        self.accepted = True
+        f.actions.notify(f"{label}: PSNR {r.psnr_db:.1f} dB" + (", playing" if play else ""))
+        return True
+
+    # -- drawing -----------------------------------------------------------------------------------------
+    def draw(self, f: Frame) -> None:
+        lay = Layout.current()
+        self.poll()
+        running = self.job is not None and not self.job.finished
+        with disabled(running):
+            self._inputs(f, lay)
+        with disabled(running or f.view.model is None or not self.image_path.strip()):
+            if imgui.button("Project", imgui.ImVec2(lay.button_w, 0)):
+                self.start(f)
+        if f.view.model is None:
+            imgui.same_line()
+            imgui.text_disabled("(no model)")
+        job_controls(self.job, self.stop, "project")
+        job_outcome(self.job, "projection")
+        imgui.separator()
+        self._images()
+        self._result(f, lay)
+
+    def _inputs(self, f: Frame, lay: Layout) -> None:
+        with item_width(-lay.button_w - imgui.get_style().item_spacing.x - lay.em * 3.5):
+            _, self.image_path = imgui.input_text_with_hint("Image", "a photo (PNG, JPEG, WebP, ...)", self.image_path)
+        imgui.same_line()
+        if imgui.button("Browse...", imgui.ImVec2(lay.button_w, 0)):
+            p = Path(self.image_path.strip()).expanduser()
+            self.dialog.open(p.parent if self.image_path.strip() and p.parent.is_dir() else Path.cwd(), p.name)
+        chosen = self.dialog.draw()
+        if chosen:
+            self.image_path = chosen
+        if f.actions.drops_supported:
+            dim_text("or drop an image on the window")
+        imgui.text("Loss")
+        for kind in LOSS_CHOICES:
+            imgui.same_line()
+            if imgui.radio_button(kind, self.loss == kind):
+                self.loss = kind
+            if imgui.is_item_hovered():
+                imgui.set_tooltip(LOSS_TIPS[kind])
+        imgui.same_line()
+        imgui.text("   Fit")
+        for fit in FIT_CHOICES:
+            imgui.same_line()
+            if imgui.radio_button(fit, self.fit == fit):
+                self.fit = fit
+            if imgui.is_item_hovered():
+                imgui.set_tooltip(FIT_TIPS[fit])
+        with item_width(lay.input_w):
+            _, steps = imgui.input_int("Steps", self.num_steps, 50, 500)
+            self.num_steps = min(max(steps, 1), 100_000)
+        if imgui.is_item_hovered():
+            imgui.set_tooltip("optimisation steps (upstream: 1000); Stop keeps the best codes found so far")
+        if self.loss != "pixel":
+            problem = self.lpips_problem(f.now)
+            if problem:
+                note_text(("LPIPS unavailable, the pixel loss runs instead: " if self.loss == "auto" else "") + problem)
+        model = f.view.model
+        if model is not None:
+            dim_text(f"matched at t = 0 under {f.state.motion.describe()}, {model.resolution}² ({self.fit})")
+
+    def _images(self) -> None:
+        live, r = self.live, self.result
+        running = self.job is not None and not self.job.finished
+        if running and live is not None:
+            image_row(
+                [
+                    ("target", self.tex_target, live.target, ("target", id(self.job))),
+                    (f"step {live.step}", self.tex_preview, live.preview, ("live", live.step, id(self.job))),
+                ]
+            )
+            if live.note:
+                note_text(live.note)
+            loss_plot("##project loss", self.losses)
+        elif r is not None:
+            image_row(
+                [
+                    ("target", self.tex_target, r.target, ("target", id(r))),
+                    ("reconstruction", self.tex_preview, r.reconstruction, ("result", id(r))),
+                ]
+            )
+            loss_plot("##project loss", r.losses)
+
+    def _result(self, f: Frame, lay: Layout) -> None:
+        r = self.result
+        running = self.job is not None and not self.job.finished
+        if r is None or running:
+            return
+        imgui.text_wrapped(
+            f"{Path(r.image).name}: PSNR {r.psnr_db:.2f} dB after {r.steps}/{r.num_steps} steps "
+            f"in {format_seconds(r.seconds)}, best loss {r.best_loss:.4g}"
+        )
+        dim_text(r.loss_label)
+        if r.fallback_reason:
+            note_text(r.fallback_reason)
+        model = f.view.model
+        stale = model is None or model.fingerprint != r.fingerprint
+        if stale:
+            note_text("made with another model: project again to use it")
+        with disabled(stale):
+            if imgui.button("Accept", imgui.ImVec2(lay.button_w, 0)):
+                self.accept(f)
+            if imgui.is_item_hovered():
+                imgui.set_tooltip("use it as the current content (Ctrl+Z undoes); the playhead goes to t = 0")
+            imgui.same_line()
+            if imgui.button("Accept and play"):
+                self.accept(f, play=True)
+        if self.accepted:
+            imgui.same_line()
+            tl = f.state.timeline
+            if imgui.button("Pause" if tl.playing else "Play"):
+                tl.playing = not tl.playing
+            dim_text(f"in the Content history as 'projection of {Path(r.image).name}'")
