@@ -82,6 +82,7 @@ class StudioApp:
         from app.view import RenderView
         from app.widgets import default_panels
 
+        preload_triton()
         self.opts = opts
         self.state = AppState()
         self.view = RenderView()
@@ -353,6 +354,11 @@ class StudioApp:
 
     def _open_dropped(self, path: str) -> None:
         p = Path(path)
+        for panel in self.panels:  # panels that take files (the Project panel takes images) get the first say
+            accept = getattr(panel, "accept_drop", None)
+            if accept is not None and accept(str(p)):
+                self.focus_panel(panel.name)
+                return
         if p.suffix.lower() in MODEL_EXTS or p.suffix.lower() in (".pkl", ".pickle"):
             self.open_model(str(p))
         elif p.suffix.lower() == ".json":
@@ -560,6 +566,16 @@ class StudioApp:
             "frames_shown": v.frames_shown,
             "messages": [m for _, m, _ in self.messages],
         }
+
+
+def preload_triton() -> None:
+    """Load triton (when installed) before the window exists. torch.optim (projection, CLIP edits) imports
+    torch._dynamo, which imports triton; loading triton's bundled LLVM after Mesa's (software GL, radeonsi)
+    has loaded its own crashes in LLVM's static initialisers (seen under Xvfb). Loaded first, it is harmless."""
+    import contextlib
+
+    with contextlib.suppress(ImportError):
+        import triton  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from app.widgets.base import Frame, Panel
 from app.widgets.content import ContentPanel
+from app.widgets.edit import EditPanel
 from app.widgets.export import ExportPanel
 from app.widgets.mix import MixPanel
 from app.widgets.model import ModelPanel
 from app.widgets.motion import MotionPanel
 from app.widgets.performance import PerformancePanel
+from app.widgets.project import ProjectPanel
 from app.widgets.timeline import TimelinePanel
 from app.widgets.viewport import ViewportPanel
 
@@ -29,4 +31,6 @@ def default_panels() -> list[Panel]:
         ModelPanel(),
         ExportPanel(),
         PerformancePanel(),
+        ProjectPanel(),
+        EditPanel(),
     ]
