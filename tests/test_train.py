@@ -302,3 +302,10 @@ def test_cli_folder_with_nothing_usable_is_one_clear_error(tmp_path):
     assert r.returncode == 2, r.stderr
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("sgv: ") and "Traceback" not in r.stderr, r.stderr
+
+
+def test_a_used_run_folder_needs_resume(data, tmp_path):
+    run = tmp_path / "used"
+    training_loop(opts_for(data, run, total_kimg=0.012))
+    with pytest.raises(TrainingError, match="--resume latest"):
+        training_loop(opts_for(data, run, total_kimg=0.024))

@@ -31,7 +31,7 @@ from engine.train import distributed
 from engine.train.loss import VideoGANLoss, phases
 from engine.train.options import TrainingError, TrainOptions
 from engine.train.sampling import StepBatches, TrainClips, fake_draws, torch_generator
-from engine.train.snapshot import resolve_resume, write_snapshot
+from engine.train.snapshot import list_states, resolve_resume, write_snapshot
 
 ProgressFn = Callable[[dict], None]
 
@@ -170,6 +170,13 @@ def training_loop(
         lock = _RunLock(run_dir)
     try:
         resumed = resolve_resume(resume, run_dir)
+        if resume is None and ranks.is_main and ((run_dir / "log.jsonl").exists() or list_states(run_dir)):
+            raise TrainingError(
+                f"{run_dir}: this run folder already holds a training run; continue it with --resume latest "
+                "or choose another --outdir"
+            )
+        if resumed is None and ranks.is_main:  # `--resume latest` with nothing to resume: a fresh start
+            _trim_log(run_dir / "log.jsonl", 0)
         return _train(opts, ranks, device, run_dir, progress_fn, abort_fn, resumed[1] if resumed else None)
     finally:
         if lock is not None:
