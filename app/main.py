@@ -27,7 +27,7 @@ NO_DISPLAY_MESSAGE = (
     "`sgv generate --ckpt MODEL --out out.mp4` (see `sgv generate --help`)"
 )
 WINDOW_TITLE = "StyleGAN-V Studio"
-MODEL_EXTS = (".safetensors",)
+MODEL_EXTS = (".safetensors", ".pkl", ".pickle")  # upstream pickles are imported on the fly (engine.legacy)
 MESSAGE_S = 8.0
 
 
@@ -359,7 +359,7 @@ class StudioApp:
             if accept is not None and accept(str(p)):
                 self.focus_panel(panel.name)
                 return
-        if p.suffix.lower() in MODEL_EXTS or p.suffix.lower() in (".pkl", ".pickle"):
+        if p.suffix.lower() in MODEL_EXTS:
             self.open_model(str(p))
         elif p.suffix.lower() == ".json":
             self.load_session(str(p))
