@@ -14,6 +14,7 @@ fingerprint: accepting one after another model was opened is refused rather than
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -67,7 +68,7 @@ class StepInfo:
     loss: float
     best_loss: float
     preview: np.ndarray | None = None  # uint8 [H, W, 3], the current codes' frame
-    target: np.ndarray | None = None  # projection: the image as the model sees it, uint8 [R, R, 3]
+    target: np.ndarray | None = None  # projection: the image as the model sees it; edit: the start frame
     psnr_db: float | None = None  # projection: PSNR of this step's frame vs the target
     terms: dict = field(default_factory=dict)  # named loss terms (edit: clip, l2, distance)
     loss_label: str = ""  # which image loss runs (projection)
@@ -94,6 +95,7 @@ class ProjectionResult:
     num_steps: int
     best_loss: float
     losses: tuple[float, ...]
+    psnrs: tuple[float, ...]  # PSNR of each step's frame (w-noise included) vs the target, dB
     fingerprint: str  # model the codes belong to
     motion: Motion  # the motion the image was matched under (t = 0)
     seconds: float
@@ -129,6 +131,7 @@ class EditResult:
     fingerprint: str
     start_label: str  # label of the content the edit started from
     seconds: float
+    start_image: np.ndarray | None = None  # uint8 [R, R, 3]: frame t of the start codes under the app's motion
 
     @property
     def delta(self) -> np.ndarray:
@@ -343,8 +346,10 @@ def projection_job(backend, spec: ProjectSpec, motion: Motion, c: int | None, st
             0, p.config.num_steps, math.nan, math.nan, None, p.target_uint8, None, {}, p.loss_fn.label, note
         )
         yield Progress(0.0, "projecting ...", first)
+        psnrs = []
         while not p.done and not stop:  # the job checks cancel between steps (each yield)
             s = p.step()
+            psnrs.append(psnr(s.preview, p.target_uint8))
             info = StepInfo(
                 s.step,
                 s.num_steps,
@@ -352,7 +357,7 @@ def projection_job(backend, spec: ProjectSpec, motion: Motion, c: int | None, st
                 s.best_loss,
                 s.preview,
                 p.target_uint8,
-                psnr(s.preview, p.target_uint8),
+                psnrs[-1],
                 {},
                 p.loss_fn.label,
                 note,
@@ -372,6 +377,7 @@ def projection_job(backend, spec: ProjectSpec, motion: Motion, c: int | None, st
             num_steps=p.config.num_steps,
             best_loss=p.best_loss,
             losses=tuple(p.losses),
+            psnrs=tuple(psnrs),
             fingerprint=backend.fingerprint,
             motion=motion,
             seconds=time.perf_counter() - t0,
@@ -438,12 +444,14 @@ def edit_job(
         yield Progress(None, "measuring the start codes' CLIP loss ...")
         with torch.no_grad():
             before = ed.clip_score(ed.w_start, num_motions=CLIP_SCORE_MOTIONS)
-            first = StepInfo(0, config.num_steps, math.nan, math.nan, ed.preview(), terms={"clip": before})
+            start_image = ed.preview()
+            first = StepInfo(0, config.num_steps, math.nan, math.nan, start_image, start_image, terms={"clip": before})
         yield Progress(0.0, "editing ...", first)
         while not ed.done and not stop:
             s = ed.step()
             elapsed = time.perf_counter() - t0
-            info = StepInfo(s.step, s.num_steps, s.loss, s.best_loss, s.preview, terms=dict(s.terms), elapsed_s=elapsed)
+            info = StepInfo(s.step, s.num_steps, s.loss, s.best_loss, s.preview, start_image, None, dict(s.terms))
+            info = dataclasses.replace(info, elapsed_s=elapsed)
             yield Progress(s.progress, progress_message(info), info)
         with torch.no_grad():
             after = ed.clip_score(num_motions=CLIP_SCORE_MOTIONS)
@@ -464,6 +472,7 @@ def edit_job(
             fingerprint=backend.fingerprint,
             start_label=start_label,
             seconds=time.perf_counter() - t0,
+            start_image=start_image,
         )
 
     return body

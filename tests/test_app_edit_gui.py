@@ -26,8 +26,8 @@ pytestmark = pytest.mark.gui
 SCENARIOS = Path(__file__).parent / "gui" / "edit_scenarios.py"
 XVFB = shutil.which("xvfb-run")
 CONTENT_SEED = 5
-PROJECT_STEPS = 40
-EDIT_STEPS = 15
+PROJECT_STEPS = 25
+EDIT_STEPS = 10
 
 
 def write_inputs(tmp: Path, model: Path) -> None:

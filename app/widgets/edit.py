@@ -78,7 +78,6 @@ class EditPanel(Panel):
         self.job: Job | None = None
         self.stop: Stop | None = None
         self.live: StepInfo | None = None
-        self.start_preview = None  # uint8 frame of the start codes (the job's step 0)
         self.losses: list[float] = []
         self.result: EditResult | None = None
         self.tex_start, self.tex_live = Texture(), Texture()
@@ -152,7 +151,7 @@ class EditPanel(Panel):
             lambda backend: edit_job(backend, spec, codes, content.label, motion, content.c, clips, stop),
         )
         if job is not None:
-            self.job, self.stop, self.live, self.start_preview, self.losses = job, stop, None, None, []
+            self.job, self.stop, self.live, self.losses = job, stop, None, []
 
     def poll(self) -> None:
         job = self.job
@@ -161,9 +160,7 @@ class EditPanel(Panel):
         info = job.progress.preview
         if isinstance(info, StepInfo) and info is not self.live:
             self.live = info
-            if info.step == 0:
-                self.start_preview = info.preview
-            elif len(self.losses) < info.step:
+            if info.step > 0 and len(self.losses) < info.step:
                 self.losses.append(info.terms.get("clip", info.loss))
         if job.finished and job.state == JobState.DONE and isinstance(job.result, EditResult):
             if self.result is not job.result:
@@ -301,7 +298,7 @@ class EditPanel(Panel):
             return
         image_row(
             [
-                ("start", self.tex_start, self.start_preview, ("start", id(self.job))),
+                ("start", self.tex_start, live.target, ("start", id(self.job))),
                 (f"step {live.step}", self.tex_live, live.preview, ("live", live.step, id(self.job))),
             ],
             IMAGE_EM,
@@ -322,7 +319,7 @@ class EditPanel(Panel):
         shown = thumb is not None and thumb.request.cells[0][0] == want
         image_row(
             [
-                ("start", self.tex_start, self.start_preview, ("start", id(r))),
+                ("start", self.tex_start, r.start_image, ("start", id(r))),
                 (
                     f"strength {self.strength:.2f}" if shown else "rendering ...",
                     self.tex_live,
