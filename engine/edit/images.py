@@ -63,7 +63,7 @@ def as_rgb8(image: np.ndarray | str | os.PathLike, where: str = "image") -> np.n
 
 def to_tensor(rgb: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 [H, W, 3] → float32 [1, 3, H, W] in [-1, 1] (the generator's range)."""
-    x = torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1).float()
+    x = torch.from_numpy(np.array(rgb, copy=True)).to(device).permute(2, 0, 1).float()  # input may be read-only
     return (x / 127.5 - 1.0).unsqueeze(0)
 
 
