@@ -1,0 +1,923 @@
+"""Training runs as the app sees them: `sgv train` in a separate process, watched through its run folder.
+
+The app never trains in its own process: a crash, an out-of-memory kill or a hung data loader in training
+cannot take the app (and the user's unsaved edits) down. A run is a folder (engine/train: training_options.json,
+log.jsonl, samples/, snapshots/, model-latest.safetensors); everything the panel shows is read from it, so a
+run started in a terminal is watched the same way once its folder is opened ("attached").
+
+- launch: `python -m engine.cli train ...` in its own session (process group), stdout+stderr appended to
+  RUN/train-stderr.log, so Ctrl-C in the app's terminal does not reach it and a crash leaves its message.
+- stop: SIGTERM to the trainer (it finishes the step, writes a snapshot, exits 0); after a timeout SIGKILL to
+  its whole group. SIGTERM goes to the trainer only: its data-loader workers would die of it and turn a clean
+  stop into a crash.
+- crash: exit code != 0 → the one-line reason from the stderr log (the CLI's `sgv: ...` line, unwrapped
+  when a data-loader worker's traceback is inside it). A process whose training loop has ended (it released
+  the run lock) but which does not exit (seen after a data-loader error: a worker left waiting keeps the
+  interpreter in its exit-time join) is killed after EXIT_GRACE_S and reported for what it printed.
+- attached runs: the trainer's pid is in RUN/.lock (the engine's one-process-per-folder lock).
+
+Nothing here imports imgui or torch; tests drive it directly (tests/test_training_runs.py).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import SgvError
+from engine.fileio import atomic_write_text
+
+DEFAULT_COMMAND: tuple[str, ...] = (sys.executable, "-m", "engine.cli")  # `sgv` without relying on PATH
+STDERR_LOG = "train-stderr.log"
+STOP_TIMEOUT_S = 120.0  # a graceful stop finishes a step and writes a snapshot + samples; big models take a while
+EXIT_GRACE_S = 15.0  # the training loop has ended (run lock released); still alive this much later = hung on exit
+PLOT_KEYS = ("loss_G", "loss_D", "r1_penalty", "aug_p", "sec_per_kimg")
+PRESET_NAMES = ("tiny", "small", "paper256", "paper1024")
+_TQDM_RE = re.compile(r"\|\s*(\d+)/(\d+)\s*\[")
+_GRID_RE = re.compile(r"^grid-(\d+)\.png$")
+_MODEL_RE = re.compile(r"^model-(\d+)\.safetensors$")
+_STATE_RE = re.compile(r"^state-(\d+)\.pt$")
+
+
+class TrainingRunError(SgvError):
+    """A run that cannot be launched, resumed or attached (one line naming the folder)."""
+
+
+class SgvCommandError(SgvError):
+    """An `sgv` subcommand run by the app failed; the message is its one-line error."""
+
+
+# ----------------------------------------------------------------------------------------------------
+# Pure helpers
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What Train > New run... asks for; `args()` is the `sgv train` command line."""
+
+    data: str
+    outdir: str
+    preset: str = "tiny"
+    resolution: int | None = None  # None = the preset's
+    kimg: float = 1000.0  # length in thousands of real frames
+    batch: int = 32  # videos per step, all GPUs together
+    gamma: float | None = None  # R1 weight; None = 0.0002·res²/batch
+    gpus: int = 1
+    tick_kimg: float | None = None  # log interval; None = the trainer's default (4)
+    snap_kimg: float | None = None  # snapshot interval; None = the trainer's default (200)
+    seed: int | None = None
+
+    def problems(self) -> list[str]:
+        """What is wrong with the options, each one line (empty: ready to start)."""
+        out = []
+        if not self.data:
+            out.append("pick a dataset")
+        if not self.outdir:
+            out.append("pick an output (run) folder")
+        elif any((Path(self.outdir) / n).exists() for n in ("log.jsonl", "snapshots")):
+            out.append(f"{self.outdir}: already holds a run (open it with Train > Open run folder... to resume)")
+        if self.preset not in PRESET_NAMES:
+            out.append(f"unknown preset '{self.preset}'")
+        if self.resolution is not None and (self.resolution < 4 or self.resolution & (self.resolution - 1)):
+            out.append(f"resolution {self.resolution} must be a power of two, at least 4")
+        if not self.kimg > 0:
+            out.append("kimg must be positive")
+        if self.batch < 1 or self.gpus < 1:
+            out.append("batch and GPUs must be at least 1")
+        elif self.batch % self.gpus:
+            out.append(f"batch {self.batch} must be divisible by the {self.gpus} GPUs")
+        if self.gamma is not None and self.gamma < 0:
+            out.append("gamma must be >= 0")
+        if self.tick_kimg is not None and not self.tick_kimg > 0:
+            out.append("tick kimg must be positive")
+        if self.snap_kimg is not None and not self.snap_kimg > 0:
+            out.append("snapshot kimg must be positive")
+        return out
+
+    def args(self) -> list[str]:
+        a = ["train", "--data", str(Path(self.data).expanduser().resolve()), "--outdir", _abs(self.outdir)]
+        a += ["--preset", self.preset, "--kimg", f"{self.kimg:g}", "--batch", str(self.batch), "--gpus", str(self.gpus)]
+        if self.resolution is not None:
+            a += ["--res", str(self.resolution)]
+        if self.gamma is not None:
+            a += ["--gamma", f"{self.gamma:g}"]
+        if self.tick_kimg is not None:
+            a += ["--tick-kimg", f"{self.tick_kimg:g}"]
+        if self.snap_kimg is not None:
+            a += ["--snap-kimg", f"{self.snap_kimg:g}"]
+        if self.seed is not None:
+            a += ["--seed", str(self.seed)]
+        return a + ["--quiet"]  # no tqdm bar: it would fill train-stderr.log with carriage returns
+
+
+def resume_args(run_dir: str | os.PathLike, kimg: float | None = None) -> list[str]:
+    """`sgv train --resume latest` on a run folder; `kimg` extends (or shortens) the run's length."""
+    a = ["train", "--outdir", _abs(run_dir), "--resume", "latest"]
+    if kimg is not None:
+        a += ["--kimg", f"{kimg:g}"]
+    return a + ["--quiet"]
+
+
+def _abs(p: str | os.PathLike) -> str:
+    return str(Path(p).expanduser().absolute())
+
+
+def preset_resolution(name: str) -> int | None:
+    from engine.config import PRESETS
+
+    factory = PRESETS.get(name)
+    return factory().generator.synthesis.img_resolution if factory else None
+
+
+def auto_gamma(resolution: int, batch: int) -> float:
+    """The trainer's default R1 weight (engine.train.options.TrainOptions.r1_gamma)."""
+    return 0.0002 * resolution * resolution / max(batch, 1)
+
+
+def parse_tqdm(text: str) -> tuple[int, int] | None:
+    """(done, total) of the newest tqdm update in `text` (updates are separated by carriage returns)."""
+    for segment in reversed(re.split(r"[\r\n]", text)):
+        m = _TQDM_RE.search(segment)
+        if m:
+            return int(m.group(1)), int(m.group(2))
+    return None
+
+
+def terminal_lines(text: str) -> list[str]:
+    """Lines as a terminal would show them: a carriage return overwrites the line (progress bars)."""
+    return [line.split("\r")[-1].rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+
+
+def crash_message(text: str, returncode: int | None) -> str:
+    """The one-line reason a command failed, from its stderr.
+
+    Preference: the CLI's own `sgv: ...` line; when that wraps a data-loader worker's traceback ("Caught X
+    in DataLoader worker ... Original Traceback"), the traceback's last line, which holds the real message;
+    else the last line of a Python traceback; else the last line printed; else the exit status.
+    """
+    lines = [ln for ln in terminal_lines(text) if ln.strip()]
+    start = max((i for i, ln in enumerate(lines) if ln.startswith("sgv: ") or ln.startswith("sgv train: error")),
+                default=None)  # fmt: skip
+    if start is not None:
+        block = lines[start:]
+        if len(block) > 1 and any("Traceback" in ln for ln in block):
+            return _exception_line(block[-1])
+        return block[0].removeprefix("sgv: ")
+    if lines:
+        return _exception_line(lines[-1])
+    if returncode is not None and returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"killed by {name}" + (" (out of memory?)" if returncode == -signal.SIGKILL else "")
+    return f"exited with status {returncode}"
+
+
+def _exception_line(line: str) -> str:
+    """'engine.data.base.DatasetError: x.png: damaged' → 'x.png: damaged' (the class name says nothing to a user)."""
+    m = re.match(r"^([A-Za-z_][\w.]*(?:Error|Exception|Interrupt)):\s*(.+)$", line.strip())
+    return m.group(2) if m else line.strip()
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or not np.isfinite(seconds):
+        return "-"
+    s = int(round(max(seconds, 0.0)))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    return f"{s // 86400} d {s % 86400 // 3600} h"
+
+
+def summarize_dataset(info: dict) -> str:
+    """One line from `sgv dataset info --json`: what a user checks before training on it."""
+    n = info.get("videos", 0)
+    text = f"{n} video{'s' if n != 1 else ''}, {info.get('frames', 0)} frames"
+    if n:
+        lo, med, hi = info.get("min_frames", 0), info.get("median_frames", 0), info.get("max_frames", 0)
+        text += f" ({lo}" + (f"-{hi}, median {med:g}" if lo != hi else "") + " per video)"
+    fps = info.get("fps")
+    text += f", {fps:g} fps" if fps else ", fps unknown"
+    if info.get("resolution"):
+        text += f", {info['resolution']}x{info['resolution']}"
+        if info.get("stored_size") and info["stored_size"] != f"{info['resolution']}x{info['resolution']}":
+            text += f" (stored {info['stored_size']})"
+    elif info.get("sizes"):
+        text += f", {', '.join(info['sizes'])}"
+    skipped = info.get("skipped")
+    n_skipped = len(skipped) if isinstance(skipped, list) else int(skipped or 0)
+    if n_skipped:
+        text += f"; {n_skipped} file{'s' if n_skipped != 1 else ''} skipped"
+    return f"{info.get('format', 'dataset')}: {text}"
+
+
+def tick_line(tick: dict) -> str:
+    """A log.jsonl tick as one readable line (the panel's log tail)."""
+
+    def fmt(key: str, spec: str = ".3f") -> str:
+        v = tick.get(key)
+        return "-" if v is None or not np.isfinite(v) else format(v, spec)
+
+    line = (
+        f"kimg {tick.get('kimg', 0):9.3f}  G {fmt('loss_G')}  D {fmt('loss_D')}  R1 {fmt('r1_penalty', '.3g')}  "
+        f"p {fmt('aug_p', '.3f')}  {fmt('sec_per_kimg', '.1f')} s/kimg"
+    )
+    if tick.get("snapshot"):
+        line += f"  snapshot {Path(tick['snapshot']).name}"
+    return line
+
+
+def newest(folder: Path, pattern: re.Pattern) -> Path | None:
+    """The file in `folder` matching `pattern` with the largest number (nimg is zero-padded, but be sure)."""
+    try:
+        names = [(int(m.group(1)), n) for n in os.listdir(folder) if (m := pattern.match(n))]
+    except OSError:
+        return None
+    return folder / max(names)[1] if names else None
+
+
+def lock_holder(run_dir: Path) -> int | None:
+    """The pid of a live training process holding RUN/.lock (the engine writes its pid there), else None."""
+    try:
+        pid = int((Path(run_dir) / ".lock").read_text().strip() or 0)
+    except (OSError, ValueError):
+        return None
+    if pid <= 0 or pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid  # alive, another user's
+    if _is_zombie(pid):
+        return None
+    proc = Path(f"/proc/{pid}")
+    if proc.exists():  # a recycled pid: neither it nor its parent (spawned ranks) is a training command
+        if not (_cmdline_has(pid, b"train") or _cmdline_has(_ppid(pid), b"train")):
+            return None
+    return pid
+
+
+def lock_is_held(run_dir: Path) -> bool | None:
+    """Whether some process holds the flock on RUN/.lock, read from /proc/locks (taking the lock to find out
+    could make a trainer starting at that moment fail); None where /proc/locks does not exist."""
+    try:
+        ino = (Path(run_dir) / ".lock").stat().st_ino
+    except OSError:
+        return False
+    try:
+        text = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    # "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" (major:minor:inode). The inode alone may match a file
+    # on another device: then a hung exit goes unnoticed, which is the harmless direction.
+    suffix = f":{ino}"
+    return any(ln.split()[1:2] == ["FLOCK"] and any(f.endswith(suffix) for f in ln.split()) for ln in text.splitlines())
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _ppid(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _cmdline_has(pid: int, word: bytes) -> bool:
+    try:
+        return word in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+# ----------------------------------------------------------------------------------------------------
+# Short `sgv` commands (dataset prepare / info) with progress and cancel
+
+
+@dataclass
+class CommandResult:
+    returncode: int | None
+    stdout: str
+    stderr: str
+    cancelled: bool
+
+
+def run_sgv(
+    args: Sequence[str],
+    command: Sequence[str] = DEFAULT_COMMAND,
+    on_stderr: Callable[[str], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    stop_timeout_s: float = 10.0,
+) -> CommandResult:
+    """Run `sgv ARGS` to completion. `on_stderr(all_so_far)` sees its stderr as it arrives (progress bars);
+    when `cancelled()` turns true the command gets SIGTERM, then SIGKILL after `stop_timeout_s`."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [*command, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True, env=env,
+    )  # fmt: skip
+    out, err = bytearray(), bytearray()
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ, out)
+    sel.register(proc.stderr, selectors.EVENT_READ, err)
+    was_cancelled, term_at = False, None
+    try:
+        while sel.get_map():
+            for key, _ in sel.select(timeout=0.1):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                    continue
+                key.data.extend(chunk)
+                if key.data is err and on_stderr is not None:
+                    on_stderr(err.decode(errors="replace"))
+            if cancelled is not None and not was_cancelled and cancelled():
+                was_cancelled, term_at = True, time.monotonic()
+                _signal(proc, signal.SIGTERM)
+            if term_at is not None and time.monotonic() - term_at > stop_timeout_s:
+                _signal_group(proc, signal.SIGKILL)
+                term_at = None
+        proc.wait()
+    finally:
+        sel.close()
+        proc.stdout.close()
+        proc.stderr.close()
+        if proc.poll() is None:  # an exception in a callback: do not leave the command behind
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+    return CommandResult(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"), was_cancelled)
+
+
+def _signal(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        proc.send_signal(sig)
+    except (ProcessLookupError, OSError):
+        pass
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)  # start_new_session: the group id is the leader's pid
+    except (ProcessLookupError, PermissionError, OSError):
+        _signal(proc, sig)
+
+
+def dataset_info(path: str | os.PathLike, command: Sequence[str] = DEFAULT_COMMAND, **kw) -> dict:
+    """`sgv dataset info PATH --json` (in a subprocess, like training will read it); SgvCommandError on failure."""
+    r = run_sgv(["dataset", "info", str(Path(path).expanduser()), "--json"], command, **kw)
+    if r.cancelled:
+        raise SgvCommandError(f"{path}: dataset check cancelled")
+    if r.returncode != 0:
+        raise SgvCommandError(crash_message(r.stderr, r.returncode))
+    try:
+        return json.loads(r.stdout)
+    except json.JSONDecodeError:
+        raise SgvCommandError(f"{path}: sgv dataset info printed no JSON ({r.stdout.strip()[:200]!r})") from None
+
+
+def prepare_dataset(
+    src: str | os.PathLike,
+    out: str | os.PathLike,
+    resolution: int,
+    fps: float | None = None,
+    progress: Callable[..., None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    command: Sequence[str] = DEFAULT_COMMAND,
+) -> dict:
+    """`sgv dataset prepare SRC --out OUT --res R [--fps F]`, then `sgv dataset info OUT --json`.
+
+    progress(done, total, message) follows the videos converted. Returns {"out", "summary" (prepare's own
+    summary line), "info" (the info dict)}. Cancelled: the command stops (it is resumable: the same call later
+    continues where it stopped) and SgvCommandError is raised."""
+    args = ["dataset", "prepare", str(Path(src).expanduser()), "--out", str(Path(out).expanduser())]
+    args += ["--res", str(int(resolution))] + (["--fps", f"{fps:g}"] if fps else [])
+
+    def on_stderr(text: str) -> None:
+        if progress is not None and (p := parse_tqdm(text)) is not None:
+            progress(p[0], p[1], f"{p[0]} / {p[1]} videos")
+
+    r = run_sgv(args, command, on_stderr=on_stderr, cancelled=cancelled)
+    if r.cancelled:
+        raise SgvCommandError(f"{src}: preparing stopped (run it again to continue; finished videos are kept)")
+    if r.returncode != 0:
+        raise SgvCommandError(crash_message(r.stderr, r.returncode))
+    summary = next((ln[5:] for ln in reversed(terminal_lines(r.stderr)) if ln.startswith("sgv: ")), "")
+    written = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else str(out)
+    if progress is not None:
+        progress(1.0, None, "reading the dataset back")
+    info = dataset_info(written, command, cancelled=cancelled)
+    return {"out": written, "summary": summary, "info": info}
+
+
+# ----------------------------------------------------------------------------------------------------
+# One run
+
+
+class RunStatus(enum.Enum):
+    STARTING = "starting"  # launched; no tick logged by this process yet (loading data, building the model)
+    RUNNING = "running"
+    STOPPING = "stopping"  # SIGTERM sent; it is finishing the step and writing a snapshot
+    STOPPED = "stopped"  # exited cleanly before total_kimg (or an attached run with no process)
+    FINISHED = "finished"  # reached total_kimg
+    CRASHED = "crashed"  # exited with an error; `error` says why
+    EMPTY = "not started"  # a folder with no ticks, no process
+
+    @property
+    def active(self) -> bool:
+        return self in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.STOPPING)
+
+
+class TrainingRun:
+    """A run folder and, while one runs, its training process (ours, or another's found through RUN/.lock).
+
+    `poll()` (the monitor thread) reads what changed; everything the UI reads is replaced, never mutated in
+    place, so a widget can use it without the lock. Process control (launch/stop/kill) takes the lock.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, command: Sequence[str] = DEFAULT_COMMAND):
+        self.run_dir = Path(run_dir).expanduser().absolute()
+        self.name = self.run_dir.name
+        self.command = tuple(command)
+        self._lock = threading.RLock()
+        self.proc: subprocess.Popen | None = None
+        self.pid: int | None = None  # the training process's pid (ours or an attached one)
+        self.external = False  # the process was not started by this app
+        self.status = RunStatus.EMPTY
+        self.error: str | None = None  # why the last process crashed
+        self.note = ""  # extra words on the status ("killed after 120 s", "stopped from the app")
+        self.exit_code: int | None = None
+        self.ticks: list[dict] = []
+        self.series: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # key → (kimg, value), finite points only
+        self.options: dict = {}
+        self.grid_path: Path | None = None
+        self.grid_image: np.ndarray | None = None  # uint8 [H, W, 3] of grid_path
+        self.latest_model: Path | None = None
+        self.has_state = False
+        self.stderr_tail: list[str] = []
+        self.version = 0  # bumped whenever anything above changes
+        self.events: deque[tuple[str, str]] = deque(maxlen=50)  # ("error"|"info", message) for the status bar
+        self._log = _LogTail(self.run_dir / "log.jsonl")
+        self._launched_at: float | None = None  # time.time() of our launch; ticks after it mean "running"
+        self._stderr_offset = 0
+        self._stderr_size = -1
+        self._stop_deadline: float | None = None
+        self._stop_timeout_s = STOP_TIMEOUT_S
+        self.exit_grace_s = EXIT_GRACE_S
+        self._killed = False
+        self._lock_seen = False  # our process has held the run lock (its training loop started)
+        self._loop_ended_at: float | None = None  # monotonic time the lock was released with the process alive
+        self._hung = False  # killed because it did not exit after its loop ended
+        self._options_mtime = None
+
+    # -- what the panel shows ----------------------------------------------------------------------------
+    @property
+    def kimg(self) -> float:
+        return float(self.ticks[-1]["kimg"]) if self.ticks else 0.0
+
+    @property
+    def total_kimg(self) -> float | None:
+        if self.ticks and self.ticks[-1].get("total_kimg"):
+            return float(self.ticks[-1]["total_kimg"])
+        v = self.options.get("total_kimg")
+        return float(v) if v else None
+
+    @property
+    def fraction(self) -> float:
+        total = self.total_kimg
+        return min(self.kimg / total, 1.0) if total else 0.0
+
+    def eta_s(self, now: float | None = None) -> float | None:
+        """Seconds left: the last tick's estimate, counted down since that tick while the run is active."""
+        if not self.ticks or self.ticks[-1].get("eta_sec") is None:
+            return None
+        eta = float(self.ticks[-1]["eta_sec"])
+        if self.status.active and self.ticks[-1].get("timestamp"):
+            eta -= (now if now is not None else time.time()) - float(self.ticks[-1]["timestamp"])
+        return max(eta, 0.0)
+
+    @property
+    def can_resume(self) -> bool:
+        return not self.status.active and self.has_state
+
+    @property
+    def status_text(self) -> str:
+        text = self.status.value
+        if self.status.active and self.pid:
+            text += f" (pid {self.pid}{', started outside the app' if self.external else ''})"
+        return text + (f"; {self.note}" if self.note else "")
+
+    # -- process control ---------------------------------------------------------------------------------
+    def launch(self, args: Sequence[str]) -> None:
+        """Start `sgv ARGS` for this folder (a new run or a resume). TrainingRunError when one already runs."""
+        with self._lock:
+            if self.status.active:
+                raise TrainingRunError(f"{self.run_dir}: this run is already {self.status.value}")
+            holder = lock_holder(self.run_dir)
+            if holder is not None:
+                raise TrainingRunError(f"{self.run_dir}: a training process (pid {holder}) is using this folder")
+            try:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                log_path = self.run_dir / STDERR_LOG
+                with open(log_path, "ab") as log:
+                    header = f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')}  sgv {' '.join(args)}\n"
+                    log.write(header.encode())
+                    log.flush()
+                    self._stderr_offset = log.tell()
+                    env = dict(os.environ, PYTHONUNBUFFERED="1")
+                    self.proc = subprocess.Popen(
+                        [*self.command, *args], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                        start_new_session=True, env=env,
+                    )  # fmt: skip
+            except OSError as e:
+                raise TrainingRunError(f"{self.run_dir}: cannot start training ({e})") from None
+            self.pid, self.external = self.proc.pid, False
+            self.status, self.error, self.note, self.exit_code = RunStatus.STARTING, None, "", None
+            self._launched_at, self._stop_deadline, self._killed = time.time(), None, False
+            self._lock_seen, self._loop_ended_at, self._hung = False, None, False
+            self.stderr_tail, self._stderr_size = [], -1
+            self.version += 1
+
+    def resume(self, kimg: float | None = None) -> None:
+        if not self.has_state:
+            raise TrainingRunError(f"{self.run_dir}: no training state to resume from (snapshots/state-*.pt)")
+        self.launch(resume_args(self.run_dir, kimg))
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Ask the trainer to snapshot and exit (SIGTERM); poll() sends SIGKILL after `timeout_s`."""
+        with self._lock:
+            if not self.status.active or self.status is RunStatus.STOPPING:
+                return
+            if self.proc is not None:
+                _signal(self.proc, signal.SIGTERM)
+            elif self.pid is not None:
+                try:
+                    os.kill(self.pid, signal.SIGTERM)
+                except (ProcessLookupError, PermissionError) as e:
+                    self.events.append(("error", f"{self.name}: cannot stop pid {self.pid} ({e})"))
+                    return
+            self.status, self._stop_timeout_s = RunStatus.STOPPING, timeout_s
+            self._stop_deadline = time.monotonic() + timeout_s
+            self.version += 1
+
+    def kill(self) -> None:
+        """Stop at once (SIGKILL to the process group): the last snapshot on disk stays whole."""
+        with self._lock:
+            if self.proc is not None and self.proc.poll() is None:
+                _signal_group(self.proc, signal.SIGKILL)
+            elif self.pid is not None and self.external:
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            self._killed = True
+
+    # -- monitoring --------------------------------------------------------------------------------------
+    def poll(self) -> bool:
+        """Read what changed in the folder and the process; True if anything did."""
+        with self._lock:
+            before = self.version
+            self._read_options()
+            self._read_log()
+            self._scan_files()
+            self._read_stderr()
+            self._check_process()
+            return self.version != before
+
+    def _read_options(self) -> None:
+        path = self.run_dir / "training_options.json"
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            return
+        if mtime == self._options_mtime:
+            return
+        try:
+            options = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return  # written atomically, so this is a folder someone edited by hand; try again next time
+        self._options_mtime, self.options = mtime, options if isinstance(options, dict) else {}
+        self.version += 1
+
+    def _read_log(self) -> None:
+        new, reset = self._log.read_new()
+        if not new and not reset:
+            return
+        self.ticks = new if reset else self.ticks + new  # a new list: readers never see it change
+        self.series = _series(self.ticks)
+        if self.status is RunStatus.STARTING and self._launched_at is not None:
+            if any(float(t.get("timestamp", 0)) >= self._launched_at for t in new):
+                self.status = RunStatus.RUNNING
+        self.version += 1
+
+    def _scan_files(self) -> None:
+        grid = newest(self.run_dir / "samples", _GRID_RE)
+        model = newest(self.run_dir / "snapshots", _MODEL_RE)
+        has_state = newest(self.run_dir / "snapshots", _STATE_RE) is not None
+        if model != self.latest_model or has_state != self.has_state:
+            self.latest_model, self.has_state = model, has_state
+            self.version += 1
+        if grid != self.grid_path and grid is not None:
+            image = _read_png(grid)
+            if image is not None:  # written atomically; None only for a file someone damaged
+                self.grid_path, self.grid_image = grid, image
+                self.version += 1
+
+    def _check_process(self) -> None:
+        if self.proc is not None:
+            rc = self.proc.poll()
+            if rc is None:
+                now = time.monotonic()
+                if self._stop_deadline is not None and now > self._stop_deadline and not self._killed:
+                    _signal_group(self.proc, signal.SIGKILL)
+                    self._killed = True
+                    self.note = f"killed after {self._stop_timeout_s:g} s without exiting; the last snapshot is kept"
+                    self.version += 1
+                else:
+                    self._watch_exit(now)
+                return
+            self._finished(rc)
+            self.proc = None
+            return
+        holder = lock_holder(self.run_dir)
+        if holder is not None:
+            if not self.status.active or self.pid != holder:
+                self.pid, self.external = holder, True
+                self.status = RunStatus.STOPPING if self.status is RunStatus.STOPPING else RunStatus.RUNNING
+                self.error, self.note = None, ""
+                self.version += 1
+            return
+        if self.status.active:  # an attached process went away; its exit status is not ours to know
+            self.pid = None
+            self.status = self._idle_status()
+            self.events.append(("info", f"{self.name}: the training process exited ({self.status.value})"))
+            self.version += 1
+        elif self.status is RunStatus.EMPTY and (self.ticks or self.has_state):
+            self.status = self._idle_status()
+            self.version += 1
+
+    def _watch_exit(self, now: float) -> None:
+        """Kill a process that outlives its training loop by EXIT_GRACE_S (see the module docstring)."""
+        held = lock_is_held(self.run_dir)
+        if held is None:
+            return  # no /proc/locks (not Linux): rely on the exit status alone
+        if held:
+            self._lock_seen, self._loop_ended_at = True, None
+        elif self._lock_seen and self._loop_ended_at is None:
+            self._loop_ended_at = now
+        elif self._loop_ended_at is not None and now - self._loop_ended_at > self.exit_grace_s and not self._hung:
+            _signal_group(self.proc, signal.SIGKILL)
+            self._hung = True
+
+    def _finished(self, rc: int) -> None:
+        self.exit_code, self.pid = rc, None
+        self._read_log()  # the final tick may have landed just before the exit
+        text = self._stderr_since_launch()
+        if self._hung:  # judged by what it printed before it hung
+            ended = any(ln.startswith(("sgv train: finished", "sgv train: stopped")) for ln in terminal_lines(text))
+            rc = 0 if ended else rc
+            self.note = f"its training loop had ended but it did not exit within {self.exit_grace_s:g} s; killed"
+        if rc == 0:
+            self.status = self._idle_status()
+            self.events.append(("info", f"{self.name}: training {self.status.value} at {self.kimg:.3f} kimg"))
+        elif self._killed or (self.status is RunStatus.STOPPING and rc < 0):
+            # rc < 0 while stopping: SIGTERM arrived before the trainer installed its handler (still importing)
+            self.status = RunStatus.STOPPED
+            if not self.note:
+                self.note = "stopped before its first step" if rc == -signal.SIGTERM else "killed"
+            self.events.append(("info", f"{self.name}: training killed at {self.kimg:.3f} kimg"))
+        else:
+            self.status = RunStatus.CRASHED
+            self.error = crash_message(text, rc)
+            self.events.append(("error", f"{self.name}: training crashed: {self.error}"))
+        self.version += 1
+
+    def _idle_status(self) -> RunStatus:
+        total = self.total_kimg
+        if self.ticks and total and self.kimg >= total - 1e-9:
+            return RunStatus.FINISHED
+        return RunStatus.STOPPED if self.ticks or self.has_state else RunStatus.EMPTY
+
+    def _stderr_since_launch(self, limit: int = 256 * 1024) -> str:
+        path = self.run_dir / STDERR_LOG
+        try:
+            with open(path, "rb") as f:
+                size = f.seek(0, os.SEEK_END)
+                f.seek(max(self._stderr_offset, size - limit))
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def _read_stderr(self) -> None:
+        try:  # an attached run started in a terminal has no such file: its output went to the terminal
+            size = (self.run_dir / STDERR_LOG).stat().st_size
+        except OSError:
+            return
+        if size == self._stderr_size:
+            return
+        self._stderr_size = size
+        self.stderr_tail = [ln for ln in terminal_lines(self._stderr_since_launch(64 * 1024)) if ln.strip()][-200:]
+        self.version += 1
+
+
+class _LogTail:
+    """Incremental reader of log.jsonl: complete new lines only; starts over when the file is replaced
+    (the trainer rewrites it atomically when resuming from an older state)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._ino: int | None = None
+        self._offset = 0
+
+    def read_new(self) -> tuple[list[dict], bool]:
+        try:
+            st = self.path.stat()
+        except OSError:
+            reset = self._ino is not None
+            self._ino, self._offset = None, 0
+            return [], reset
+        reset = st.st_ino != self._ino or st.st_size < self._offset
+        if reset:
+            self._ino, self._offset = st.st_ino, 0
+        if st.st_size == self._offset:
+            return [], reset
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._offset)
+                data = f.read()
+        except OSError:
+            return [], False
+        end = data.rfind(b"\n") + 1  # a torn last line waits for its newline
+        out = []
+        for raw in data[:end].splitlines():
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                out.append(obj)
+        self._offset += end
+        return out, reset
+
+
+def _series(ticks: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    kimg = np.array([float(t.get("kimg", 0.0)) for t in ticks], dtype=np.float64)
+    out = {}
+    for key in PLOT_KEYS:
+        y = np.array([np.nan if t.get(key) is None else float(t[key]) for t in ticks], dtype=np.float64)
+        keep = np.isfinite(y)
+        out[key] = (kimg[keep], y[keep])
+    return out
+
+
+def _read_png(path: Path) -> np.ndarray | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    except (OSError, ValueError):
+        return None
+
+
+# ----------------------------------------------------------------------------------------------------
+# The app's list of runs
+
+
+class TrainingRuns:
+    """Runs the app knows: launched here or attached. A monitor thread polls them; the list of folders is
+    remembered in `remember` (JSON) so the next app session lists them again (runs keep training when the
+    app closes; reopening finds them through their lock file)."""
+
+    def __init__(self, command: Sequence[str] = DEFAULT_COMMAND, remember: Path | None = None):
+        self.command = tuple(command)
+        self.remember = remember
+        self.runs: list[TrainingRun] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.interval_s = 0.5
+        if remember is not None:
+            for folder in _read_json_list(remember):
+                if Path(folder).is_dir():
+                    self._add(TrainingRun(folder, self.command))
+
+    def find(self, run_dir: str | os.PathLike) -> TrainingRun | None:
+        p = Path(run_dir).expanduser().absolute()
+        return next((r for r in self.runs if r.run_dir == p), None)
+
+    def launch(self, spec: RunSpec) -> TrainingRun:
+        problems = spec.problems()
+        if problems:
+            raise TrainingRunError("; ".join(problems))
+        run = self.find(spec.outdir) or TrainingRun(spec.outdir, self.command)
+        run.launch(spec.args())
+        self._add(run)
+        return run
+
+    def attach(self, run_dir: str | os.PathLike) -> TrainingRun:
+        """Watch a run folder (e.g. a run started with `sgv train` in a terminal)."""
+        p = Path(run_dir).expanduser()
+        if p.is_file():  # a file inside the run (log.jsonl, training_options.json, a snapshot) is fine too
+            p = p.parent.parent if p.parent.name in ("snapshots", "samples") else p.parent
+        if not p.is_dir():
+            raise TrainingRunError(f"{p}: no such folder")
+        if not any((p / n).exists() for n in ("training_options.json", "log.jsonl", ".lock")):
+            raise TrainingRunError(f"{p}: not a training run folder (no training_options.json or log.jsonl)")
+        run = self.find(p)
+        if run is None:
+            run = TrainingRun(p, self.command)
+            self._add(run)
+        run.poll()
+        return run
+
+    def remove(self, run: TrainingRun) -> None:
+        """Forget a run (its folder and any process are left alone)."""
+        with self._lock:
+            if run in self.runs:
+                self.runs.remove(run)
+        self._save()
+
+    def _add(self, run: TrainingRun) -> None:
+        with self._lock:
+            if run not in self.runs:
+                self.runs = [*self.runs, run]
+        self._save()
+
+    def _save(self) -> None:
+        if self.remember is None:
+            return
+        try:
+            atomic_write_text(self.remember, json.dumps([str(r.run_dir) for r in self.runs], indent=1))
+        except OSError:
+            pass  # a read-only config dir only costs the list next session
+
+    def poll(self) -> bool:
+        changed = False
+        for run in list(self.runs):
+            try:
+                changed |= run.poll()
+            except Exception as e:  # a monitor bug must not stop the other runs being watched
+                run.events.append(("error", f"{run.name}: cannot read the run folder ({type(e).__name__}: {e})"))
+        return changed
+
+    def take_events(self) -> list[tuple[TrainingRun, str, str]]:
+        out = []
+        for run in list(self.runs):
+            while run.events:
+                kind, message = run.events.popleft()
+                out.append((run, kind, message))
+        return out
+
+    def start_monitor(self, interval_s: float = 0.5, on_change: Callable[[], None] | None = None) -> None:
+        if self._thread is not None:
+            return
+        self.interval_s = interval_s
+
+        def loop() -> None:
+            while not self._stop.wait(self.interval_s):
+                if self.poll() and on_change is not None:
+                    on_change()
+
+        self.poll()
+        self._thread = threading.Thread(target=loop, name="sgv-training-monitor", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop watching (processes keep running)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+            self._thread = None
+
+
+def _read_json_list(path: Path) -> list[str]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return []
+    return [str(x) for x in data if isinstance(x, str)] if isinstance(data, list) else []
