@@ -60,6 +60,7 @@ class TrainingPanel(Panel):
         self.attach_dialog = PathDialog("Open run folder", folders_only=False)
         self.texture = Texture()
         self.resume_kimg = 0.0  # 0 = the run's own length
+        self.loaded_snapshot: str | None = None  # the model file "Load latest snapshot" last opened
         self._show_new_run_for: str | None = None
 
     # -- pure parts --------------------------------------------------------------------------------------
@@ -130,10 +131,12 @@ class TrainingPanel(Panel):
         imgui.separator()
         self._run_header(f, run)
         self._controls(f, run)
-        if imgui.collapsing_header("Plots (against kimg)", imgui.TreeNodeFlags_.default_open):
-            self._plots(run)
-        if imgui.collapsing_header("Samples", imgui.TreeNodeFlags_.default_open):
+        if run.grid_image is not None and imgui.collapsing_header("Samples", imgui.TreeNodeFlags_.default_open):
             self._samples(run)
+        if run.ticks and imgui.collapsing_header("Plots (against kimg)", imgui.TreeNodeFlags_.default_open):
+            self._plots(run)
+        if not run.ticks:
+            imgui.text_disabled("no ticks logged yet: plots and samples appear with the first ones")
         if imgui.collapsing_header("Log", imgui.TreeNodeFlags_.default_open):
             self._log(run)
 
@@ -238,7 +241,8 @@ class TrainingPanel(Panel):
             imgui.set_tooltip("0 = the run's own length; more extends a finished run")
         with disabled(run.latest_model is None or f.actions.model_loading):
             if imgui.button("Load latest snapshot"):
-                f.actions.open_model(str(run.latest_model))
+                self.loaded_snapshot = str(run.latest_model)
+                f.actions.open_model(self.loaded_snapshot)
         if imgui.is_item_hovered() and run.latest_model is not None:
             imgui.set_tooltip(f"{run.latest_model}\nopens it in the viewer; content, motion and edits stay")
         imgui.same_line()
@@ -246,12 +250,12 @@ class TrainingPanel(Panel):
             if imgui.button("Remove from list"):
                 self.ensure_runs().remove(run)
                 self.selected = None
+        shown = f.view.model
+        if shown is not None and run.run_dir in Path(shown.path).absolute().parents:
+            imgui.text_disabled(f"the viewer shows {Path(shown.path).name} of this run")
 
     def _plots(self, run: TrainingRun) -> None:
         lay = Layout.current()
-        if not run.series or not run.ticks:
-            imgui.text_disabled("no ticks logged yet")
-            return
         if not imgui.begin_table("plots", 2, imgui.TableFlags_.none):
             return
         try:
@@ -274,12 +278,10 @@ class TrainingPanel(Panel):
 
     def _samples(self, run: TrainingRun) -> None:
         image = run.grid_image
-        if image is None:
-            imgui.text_disabled("no sample grid yet (one is written with every snapshot)")
-            return
         self.texture.update(image, version=(str(run.run_dir), str(run.grid_path)))
         h, w = image.shape[:2]
-        scale = min(imgui.get_content_region_avail().x / w, 3.0)
+        max_h = 14 * Layout.current().em  # leaves room for the plots below in a side panel
+        scale = min(imgui.get_content_region_avail().x / w, max_h / h, 3.0)
         imgui.image(self.texture.ref, imgui.ImVec2(w * scale, h * scale))
         imgui.text_disabled(f"{run.grid_path.name}: rows = contents, columns = t 0 ... 128")
 

@@ -137,8 +137,8 @@ def stop_resume_load(ctx, h):
     s.timeline.set_t(7.5)
     h.wait_until(ctx, lambda: frame_matches(app), 30, "a frame at t=7.5")
     before = {"t": s.timeline.t, "content": s.content.label, "motion": s.motion.seed, "fp": app.view.model.fingerprint}
-    snapshot = str(run.latest_model)
     ctx.item_click("//Training/Load latest snapshot")
+    snapshot = p.loaded_snapshot  # the newest when clicked (a run snapshots every 4 ticks here)
     h.wait_until(ctx, lambda: app.view.model is not None and app.view.model.path == snapshot, 60, "the snapshot")
     h.wait_until(ctx, lambda: frame_matches(app) and app.view.frame.stamp > 0, 30, "a frame of the snapshot")
     after = {"t": s.timeline.t, "content": s.content.label, "motion": s.motion.seed, "fp": app.view.model.fingerprint}
