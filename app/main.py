@@ -103,6 +103,9 @@ class StudioApp:
         self.session_path: str | None = None
         self.messages: deque[tuple[float, str, bool]] = deque(maxlen=50)
         self.menu_items: dict[str, list[MenuItem]] = {"Train": []}
+        from app.widgets.training import training_menu_items
+
+        self.menu_items["Train"] += training_menu_items(self)
         self.frame = None
         self.clock = None
         self._last_play_t: float | None = None

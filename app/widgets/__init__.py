@@ -16,6 +16,7 @@ from app.widgets.motion import MotionPanel
 from app.widgets.performance import PerformancePanel
 from app.widgets.project import ProjectPanel
 from app.widgets.timeline import TimelinePanel
+from app.widgets.training import TrainingPanel
 from app.widgets.viewport import ViewportPanel
 
 __all__ = ["Frame", "Panel", "default_panels"]
@@ -33,4 +34,5 @@ def default_panels() -> list[Panel]:
         PerformancePanel(),
         ProjectPanel(),
         EditPanel(),
+        TrainingPanel(),
     ]
