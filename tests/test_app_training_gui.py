@@ -129,6 +129,7 @@ def test_stop_resume_and_load_snapshot(run):
 def test_crash_is_reported_and_the_app_keeps_running(run):
     d = scenario(run, "crash")
     assert d["dataset_state"][0] == "ok", d["dataset_state"]
+    assert d["picked"] == str(Path(run["tmp"]) / "broken"), "picked with the in-app file dialog"
     # exit 2 is the CLI's error status; -9: it hung on exit after the error (a data-loader worker left
     # waiting) and the app killed it, which the note says
     assert d["status"] == "crashed" and (d["exit"] == 2 or (d["exit"] == -9 and "did not exit" in d["note"])), d

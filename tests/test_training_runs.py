@@ -98,7 +98,7 @@ def test_run_spec_args_and_problems(tmp_path):
     for word in ("dataset", "output", "preset", "power of two", "kimg", "divisible", "gamma"):
         assert word in text, (word, text)
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "training_options.json").write_text("{}")
+    (tmp_path / "run" / "log.jsonl").write_text("")  # the trainer refuses a used folder without --resume
     assert "already holds a run" in spec.problems()[0]
     assert resume_args(tmp_path, 2.0)[:-1] == ["train", "--outdir", str(tmp_path), "--resume", "latest", "--kimg", "2"]
     assert resume_args(tmp_path)[-1] == "--quiet"

@@ -168,7 +168,9 @@ def crash(ctx, h):
     dlg = p.new_run
     ctx.menu_click("//##MainMenuBar/Train/New run...")
     ctx.yield_(3)
-    ctx.item_input_value("//New training run/Dataset", str(TMP / "broken"))
+    ctx.item_click("//New training run/Browse...##Dataset")  # the in-app file dialog, nested in the modal
+    ctx.yield_(2)
+    ctx.item_input_value("//Dataset/File name", str(TMP / "broken"))  # a folder: Enter picks it
     h.wait_until(ctx, lambda: dlg.dataset_state()[0] in ("ok", "error"), 60, "the dataset check")
     checked = dlg.dataset_state()
     ctx.item_input_value("//New training run/Run folder", str(TMP / "runs" / "broken"))
@@ -184,6 +186,7 @@ def crash(ctx, h):
     h.record(
         "crash",
         dataset_state=list(checked),
+        picked=dlg.data,
         status=run.status.value,
         exit=run.exit_code,
         error=run.error,
