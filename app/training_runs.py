@@ -16,6 +16,7 @@ run started in a terminal is watched the same way once its folder is opened ("at
   interpreter in its exit-time join) is killed after EXIT_GRACE_S and reported for what it printed.
 - attached runs: the trainer's pid is in RUN/.lock (the engine's one-process-per-folder lock).
 
+Short `sgv` commands (dataset prepare / info) and reading a failed command's stderr are in app/sgv_commands.py.
 Nothing here imports imgui or torch; tests drive it directly (tests/test_training_runs.py).
 """
 
@@ -25,10 +26,8 @@ import enum
 import json
 import os
 import re
-import selectors
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import deque
@@ -38,16 +37,15 @@ from pathlib import Path
 
 import numpy as np
 
+from app.sgv_commands import DEFAULT_COMMAND, crash_message, signal_group, signal_process, terminal_lines
 from engine.errors import SgvError
 from engine.fileio import atomic_write_text
 
-DEFAULT_COMMAND: tuple[str, ...] = (sys.executable, "-m", "engine.cli")  # `sgv` without relying on PATH
 STDERR_LOG = "train-stderr.log"
 STOP_TIMEOUT_S = 120.0  # a graceful stop finishes a step and writes a snapshot + samples; big models take a while
 EXIT_GRACE_S = 15.0  # the training loop has ended (run lock released); still alive this much later = hung on exit
 PLOT_KEYS = ("loss_G", "loss_D", "r1_penalty", "aug_p", "sec_per_kimg")
 PRESET_NAMES = ("tiny", "small", "paper256", "paper1024")
-_TQDM_RE = re.compile(r"\|\s*(\d+)/(\d+)\s*\[")
 _GRID_RE = re.compile(r"^grid-(\d+)\.png$")
 _MODEL_RE = re.compile(r"^model-(\d+)\.safetensors$")
 _STATE_RE = re.compile(r"^state-(\d+)\.pt$")
@@ -55,10 +53,6 @@ _STATE_RE = re.compile(r"^state-(\d+)\.pt$")
 
 class TrainingRunError(SgvError):
     """A run that cannot be launched, resumed or attached (one line naming the folder)."""
-
-
-class SgvCommandError(SgvError):
-    """An `sgv` subcommand run by the app failed; the message is its one-line error."""
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -148,52 +142,6 @@ def auto_gamma(resolution: int, batch: int) -> float:
     return 0.0002 * resolution * resolution / max(batch, 1)
 
 
-def parse_tqdm(text: str) -> tuple[int, int] | None:
-    """(done, total) of the newest tqdm update in `text` (updates are separated by carriage returns)."""
-    for segment in reversed(re.split(r"[\r\n]", text)):
-        m = _TQDM_RE.search(segment)
-        if m:
-            return int(m.group(1)), int(m.group(2))
-    return None
-
-
-def terminal_lines(text: str) -> list[str]:
-    """Lines as a terminal would show them: a carriage return overwrites the line (progress bars)."""
-    return [line.split("\r")[-1].rstrip() for line in text.replace("\r\n", "\n").split("\n")]
-
-
-def crash_message(text: str, returncode: int | None) -> str:
-    """The one-line reason a command failed, from its stderr.
-
-    Preference: the CLI's own `sgv: ...` line; when that wraps a data-loader worker's traceback ("Caught X
-    in DataLoader worker ... Original Traceback"), the traceback's last line, which holds the real message;
-    else the last line of a Python traceback; else the last line printed; else the exit status.
-    """
-    lines = [ln for ln in terminal_lines(text) if ln.strip()]
-    start = max((i for i, ln in enumerate(lines) if ln.startswith("sgv: ") or ln.startswith("sgv train: error")),
-                default=None)  # fmt: skip
-    if start is not None:
-        block = lines[start:]
-        if len(block) > 1 and any("Traceback" in ln for ln in block):
-            return _exception_line(block[-1])
-        return block[0].removeprefix("sgv: ")
-    if lines:
-        return _exception_line(lines[-1])
-    if returncode is not None and returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        return f"killed by {name}" + (" (out of memory?)" if returncode == -signal.SIGKILL else "")
-    return f"exited with status {returncode}"
-
-
-def _exception_line(line: str) -> str:
-    """'engine.data.base.DatasetError: x.png: damaged' → 'x.png: damaged' (the class name says nothing to a user)."""
-    m = re.match(r"^([A-Za-z_][\w.]*(?:Error|Exception|Interrupt)):\s*(.+)$", line.strip())
-    return m.group(2) if m else line.strip()
-
-
 def format_duration(seconds: float | None) -> str:
     if seconds is None or not np.isfinite(seconds):
         return "-"
@@ -205,28 +153,6 @@ def format_duration(seconds: float | None) -> str:
     if s < 86400:
         return f"{s // 3600} h {s % 3600 // 60:02d} min"
     return f"{s // 86400} d {s % 86400 // 3600} h"
-
-
-def summarize_dataset(info: dict) -> str:
-    """One line from `sgv dataset info --json`: what a user checks before training on it."""
-    n = info.get("videos", 0)
-    text = f"{n} video{'s' if n != 1 else ''}, {info.get('frames', 0)} frames"
-    if n:
-        lo, med, hi = info.get("min_frames", 0), info.get("median_frames", 0), info.get("max_frames", 0)
-        text += f" ({lo}" + (f"-{hi}, median {med:g}" if lo != hi else "") + " per video)"
-    fps = info.get("fps")
-    text += f", {fps:g} fps" if fps else ", fps unknown"
-    if info.get("resolution"):
-        text += f", {info['resolution']}x{info['resolution']}"
-        if info.get("stored_size") and info["stored_size"] != f"{info['resolution']}x{info['resolution']}":
-            text += f" (stored {info['stored_size']})"
-    elif info.get("sizes"):
-        text += f", {', '.join(info['sizes'])}"
-    skipped = info.get("skipped")
-    n_skipped = len(skipped) if isinstance(skipped, list) else int(skipped or 0)
-    if n_skipped:
-        text += f"; {n_skipped} file{'s' if n_skipped != 1 else ''} skipped"
-    return f"{info.get('format', 'dataset')}: {text}"
 
 
 def tick_line(tick: dict) -> str:
@@ -313,125 +239,6 @@ def _cmdline_has(pid: int, word: bytes) -> bool:
         return word in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-
-
-# ----------------------------------------------------------------------------------------------------
-# Short `sgv` commands (dataset prepare / info) with progress and cancel
-
-
-@dataclass
-class CommandResult:
-    returncode: int | None
-    stdout: str
-    stderr: str
-    cancelled: bool
-
-
-def run_sgv(
-    args: Sequence[str],
-    command: Sequence[str] = DEFAULT_COMMAND,
-    on_stderr: Callable[[str], None] | None = None,
-    cancelled: Callable[[], bool] | None = None,
-    stop_timeout_s: float = 10.0,
-) -> CommandResult:
-    """Run `sgv ARGS` to completion. `on_stderr(all_so_far)` sees its stderr as it arrives (progress bars);
-    when `cancelled()` turns true the command gets SIGTERM, then SIGKILL after `stop_timeout_s`."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        [*command, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        start_new_session=True, env=env,
-    )  # fmt: skip
-    out, err = bytearray(), bytearray()
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ, out)
-    sel.register(proc.stderr, selectors.EVENT_READ, err)
-    was_cancelled, term_at = False, None
-    try:
-        while sel.get_map():
-            for key, _ in sel.select(timeout=0.1):
-                chunk = os.read(key.fd, 65536)
-                if not chunk:
-                    sel.unregister(key.fileobj)
-                    continue
-                key.data.extend(chunk)
-                if key.data is err and on_stderr is not None:
-                    on_stderr(err.decode(errors="replace"))
-            if cancelled is not None and not was_cancelled and cancelled():
-                was_cancelled, term_at = True, time.monotonic()
-                _signal(proc, signal.SIGTERM)
-            if term_at is not None and time.monotonic() - term_at > stop_timeout_s:
-                _signal_group(proc, signal.SIGKILL)
-                term_at = None
-        proc.wait()
-    finally:
-        sel.close()
-        proc.stdout.close()
-        proc.stderr.close()
-        if proc.poll() is None:  # an exception in a callback: do not leave the command behind
-            _signal_group(proc, signal.SIGKILL)
-            proc.wait()
-    return CommandResult(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"), was_cancelled)
-
-
-def _signal(proc: subprocess.Popen, sig: int) -> None:
-    try:
-        proc.send_signal(sig)
-    except (ProcessLookupError, OSError):
-        pass
-
-
-def _signal_group(proc: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(proc.pid, sig)  # start_new_session: the group id is the leader's pid
-    except (ProcessLookupError, PermissionError, OSError):
-        _signal(proc, sig)
-
-
-def dataset_info(path: str | os.PathLike, command: Sequence[str] = DEFAULT_COMMAND, **kw) -> dict:
-    """`sgv dataset info PATH --json` (in a subprocess, like training will read it); SgvCommandError on failure."""
-    r = run_sgv(["dataset", "info", str(Path(path).expanduser()), "--json"], command, **kw)
-    if r.cancelled:
-        raise SgvCommandError(f"{path}: dataset check cancelled")
-    if r.returncode != 0:
-        raise SgvCommandError(crash_message(r.stderr, r.returncode))
-    try:
-        return json.loads(r.stdout)
-    except json.JSONDecodeError:
-        raise SgvCommandError(f"{path}: sgv dataset info printed no JSON ({r.stdout.strip()[:200]!r})") from None
-
-
-def prepare_dataset(
-    src: str | os.PathLike,
-    out: str | os.PathLike,
-    resolution: int,
-    fps: float | None = None,
-    progress: Callable[..., None] | None = None,
-    cancelled: Callable[[], bool] | None = None,
-    command: Sequence[str] = DEFAULT_COMMAND,
-) -> dict:
-    """`sgv dataset prepare SRC --out OUT --res R [--fps F]`, then `sgv dataset info OUT --json`.
-
-    progress(done, total, message) follows the videos converted. Returns {"out", "summary" (prepare's own
-    summary line), "info" (the info dict)}. Cancelled: the command stops (it is resumable: the same call later
-    continues where it stopped) and SgvCommandError is raised."""
-    args = ["dataset", "prepare", str(Path(src).expanduser()), "--out", str(Path(out).expanduser())]
-    args += ["--res", str(int(resolution))] + (["--fps", f"{fps:g}"] if fps else [])
-
-    def on_stderr(text: str) -> None:
-        if progress is not None and (p := parse_tqdm(text)) is not None:
-            progress(p[0], p[1], f"{p[0]} / {p[1]} videos")
-
-    r = run_sgv(args, command, on_stderr=on_stderr, cancelled=cancelled)
-    if r.cancelled:
-        raise SgvCommandError(f"{src}: preparing stopped (run it again to continue; finished videos are kept)")
-    if r.returncode != 0:
-        raise SgvCommandError(crash_message(r.stderr, r.returncode))
-    summary = next((ln[5:] for ln in reversed(terminal_lines(r.stderr)) if ln.startswith("sgv: ")), "")
-    written = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else str(out)
-    if progress is not None:
-        progress(1.0, None, "reading the dataset back")
-    info = dataset_info(written, command, cancelled=cancelled)
-    return {"out": written, "summary": summary, "info": info}
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -573,7 +380,7 @@ class TrainingRun:
             if not self.status.active or self.status is RunStatus.STOPPING:
                 return
             if self.proc is not None:
-                _signal(self.proc, signal.SIGTERM)
+                signal_process(self.proc, signal.SIGTERM)
             elif self.pid is not None:
                 try:
                     os.kill(self.pid, signal.SIGTERM)
@@ -588,7 +395,7 @@ class TrainingRun:
         """Stop at once (SIGKILL to the process group): the last snapshot on disk stays whole."""
         with self._lock:
             if self.proc is not None and self.proc.poll() is None:
-                _signal_group(self.proc, signal.SIGKILL)
+                signal_group(self.proc, signal.SIGKILL)
             elif self.pid is not None and self.external:
                 try:
                     os.kill(self.pid, signal.SIGKILL)
@@ -653,7 +460,7 @@ class TrainingRun:
             if rc is None:
                 now = time.monotonic()
                 if self._stop_deadline is not None and now > self._stop_deadline and not self._killed:
-                    _signal_group(self.proc, signal.SIGKILL)
+                    signal_group(self.proc, signal.SIGKILL)
                     self._killed = True
                     self.note = f"killed after {self._stop_timeout_s:g} s without exiting; the last snapshot is kept"
                     self.version += 1
@@ -690,7 +497,7 @@ class TrainingRun:
         elif self._lock_seen and self._loop_ended_at is None:
             self._loop_ended_at = now
         elif self._loop_ended_at is not None and now - self._loop_ended_at > self.exit_grace_s and not self._hung:
-            _signal_group(self.proc, signal.SIGKILL)
+            signal_group(self.proc, signal.SIGKILL)
             self._hung = True
 
     def _finished(self, rc: int) -> None:

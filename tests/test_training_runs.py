@@ -1,5 +1,6 @@
-"""app/training_runs.py: launching `sgv train` as a process, watching its run folder, stopping, resuming,
-attaching to a run started in a terminal, crash reports; and the dataset commands behind the Train menu.
+"""app/training_runs.py and app/sgv_commands.py: launching `sgv train` as a process, watching its run folder,
+stopping, resuming, attaching to a run started in a terminal, crash reports; and the dataset commands behind
+the Train menu.
 
 Real runs are tiny (preset tiny, batch 4, one step per tick); fake `sgv` commands stand in for crashes.
 """
@@ -18,23 +19,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.sgv_commands import (
+    SgvCommandError,
+    crash_message,
+    dataset_info,
+    parse_tqdm,
+    prepare_dataset,
+    summarize_dataset,
+    terminal_lines,
+)
 from app.training_runs import (
     RunSpec,
     RunStatus,
-    SgvCommandError,
     TrainingRun,
     TrainingRunError,
     TrainingRuns,
     _LogTail,
-    crash_message,
-    dataset_info,
     format_duration,
     lock_holder,
-    parse_tqdm,
-    prepare_dataset,
     resume_args,
-    summarize_dataset,
-    terminal_lines,
     tick_line,
 )
 from engine.data import write_synthetic_dataset

@@ -15,16 +15,8 @@ from app.gui.file_dialog import FileDialog
 from app.gui.layout import Layout
 from app.gui.scoped import OK_RGBA, disabled, error_text, help_marker, item_width, note_text, style_color
 from app.jobs import Job, JobManager, JobState
-from app.training_runs import (
-    DEFAULT_COMMAND,
-    PRESET_NAMES,
-    RunSpec,
-    auto_gamma,
-    dataset_info,
-    prepare_dataset,
-    preset_resolution,
-    summarize_dataset,
-)
+from app.sgv_commands import DEFAULT_COMMAND, dataset_info, prepare_dataset, summarize_dataset
+from app.training_runs import PRESET_NAMES, RunSpec, auto_gamma, preset_resolution
 
 RESOLUTIONS = (32, 64, 128, 256, 512, 1024)
 DATASET_EXTS = (".zip",)
