@@ -309,3 +309,15 @@ def test_a_used_run_folder_needs_resume(data, tmp_path):
     training_loop(opts_for(data, run, total_kimg=0.012))
     with pytest.raises(TrainingError, match="--resume latest"):
         training_loop(opts_for(data, run, total_kimg=0.024))
+
+
+def test_damaged_frames_end_the_run_with_one_line_and_no_hang(tmp_path):
+    data = write_frame_folders(tmp_path / "damaged", lengths=(12, 12))
+    for video in data.iterdir():
+        for frame in sorted(video.glob("*.png"))[1:]:
+            frame.write_bytes(b"not a png")
+    r = _sgv("train", "--data", data, "--outdir", tmp_path / "run", "--preset", "tiny", "--kimg", "1",
+             "--batch", "4", "--workers", "1", "--quiet", timeout=180)  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    lines = [x for x in r.stderr.strip().splitlines() if x.startswith("sgv: ")]
+    assert len(lines) == 1 and "reading training data failed" in lines[0] and "Traceback" not in r.stderr, r.stderr

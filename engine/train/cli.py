@@ -130,7 +130,7 @@ def cmd_train(args) -> int:
     result = run_training(opts, resume=args.resume, make_progress=_progress_for(args.quiet))
     if result is not None:
         state = "stopped" if result.aborted else "finished"
-        print(f"sgv train: {state} at {result.cur_nimg / 1000:.1f} kimg; model: {result.model}", file=sys.stderr)
+        print(f"sgv train: {state} at {result.cur_nimg / 1000:g} kimg; model: {result.model}", file=sys.stderr)
     return 0
 
 

@@ -165,6 +165,7 @@ def training_loop(
     progress_fn = progress_fn or (lambda info: None)
     abort_fn = abort_fn or (lambda: False)
     lock = None
+    loaders: list = []
     if ranks.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         lock = _RunLock(run_dir)
@@ -177,13 +178,17 @@ def training_loop(
             )
         if resumed is None and ranks.is_main:  # `--resume latest` with nothing to resume: a fresh start
             _trim_log(run_dir / "log.jsonl", 0)
-        return _train(opts, ranks, device, run_dir, progress_fn, abort_fn, resumed[1] if resumed else None)
+        return _train(opts, ranks, device, run_dir, progress_fn, abort_fn, resumed[1] if resumed else None, loaders)
     finally:
+        for it in loaders:  # stop loader workers now, also after an error (else exit can wait on them forever)
+            shutdown = getattr(it, "_shutdown_workers", None)
+            if shutdown is not None:
+                shutdown()
         if lock is not None:
             lock.release()
 
 
-def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | None) -> TrainResult:
+def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | None, loaders: list) -> TrainResult:
     torch.backends.cuda.matmul.allow_tf32 = False  # upstream trains with TF32 off
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cudnn.benchmark = not opts.deterministic
@@ -259,6 +264,7 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
         worker_init_fn=_ignore_stop_signals,
     )
     batches = iter(loader)
+    loaders.append(batches)
 
     # -- loop -------------------------------------------------------------------------------------------
     total_nimg = int(round(opts.total_kimg * 1000))
@@ -274,7 +280,7 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
         else:
             reals = []
             for _ in range(rounds):
-                frames, t_real, c_real = next(batches)
+                frames, t_real, c_real = _next_batch(batches)
                 img = frames.to(device, non_blocking=True).to(torch.float32) / 127.5 - 1  # [bg, k, 3, R, R]
                 reals.append((img, t_real.to(device), c_real.to(device) if dataset.c_dim else None))
 
@@ -452,6 +458,19 @@ def _snapshot_metrics(opts, G_ema, run_dir, ranks, cur_nimg) -> None:
             name, G_ema, opts.data, run_dir=run_dir, snapshot=str(model_path(run_dir, cur_nimg)),
             rank=ranks.rank, world=ranks.world,
         )  # fmt: skip
+
+
+def _next_batch(batches):
+    """The next real batch; an error inside a loader worker becomes one line (the worker's own message)."""
+    try:
+        return next(batches)
+    except Exception as e:
+        text = str(e)
+        if "Original Traceback" not in text:
+            raise
+        last = text.strip().splitlines()[-1]  # "engine.data.base.DatasetError: <path>: <problem>"
+        kind, _, message = last.partition(": ")
+        raise TrainingError(f"reading training data failed: {message if kind.endswith('Error') else last}") from None
 
 
 def _ignore_stop_signals(worker_id: int) -> None:
