@@ -7,6 +7,7 @@ previous good file stays intact until the new one is complete.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -73,3 +74,34 @@ def _fsync_dir(path: Path) -> None:
         pass  # some filesystems refuse directory fsync; the rename itself is still atomic
     finally:
         os.close(fd)
+
+
+def append_jsonl(path: str | os.PathLike, record: dict) -> None:
+    """Append one JSON object as one line, with one write() on an O_APPEND file and fsync: concurrent writers
+    never interleave, and a kill mid-write leaves at most a torn last line (read_jsonl skips it). NaN/inf
+    become null (JSON has none); other non-JSON values (paths) become strings."""
+    clean = json.loads(json.dumps(record, default=str), parse_constant=lambda _: None)
+    line = (json.dumps(clean, allow_nan=False) + "\n").encode()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """Every complete line of a JSON-lines file (a torn last line is skipped); [] if it does not exist."""
+    out = []
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return out
+    for raw in text.splitlines():
+        try:
+            out.append(json.loads(raw))
+        except json.JSONDecodeError:
+            continue
+    return out

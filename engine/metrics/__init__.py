@@ -13,10 +13,11 @@ cache.py     real statistics cached per dataset + detector + protocol
 registry.py  METRICS and calc(); cli.py: `sgv metrics`
 """
 
+from engine.fileio import read_jsonl
 from engine.metrics.detectors import Detector, MetricError, load_detector
 from engine.metrics.frechet import FeatureStats, frechet_distance
 from engine.metrics.protocol import Protocol
-from engine.metrics.registry import METRICS, calc, check, read_jsonl
+from engine.metrics.registry import METRICS, calc, check
 
 __all__ = [
     "METRICS",

@@ -9,7 +9,6 @@ gets the same dict back.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from engine.fileio import append_jsonl
 from engine.metrics import cache as stats_cache
 from engine.metrics import fid, fvd
 from engine.metrics.detectors import Detector, MetricError, load_detector
@@ -164,34 +164,6 @@ def check(names, detector: str | os.PathLike | None = None) -> list[Protocol]:
     for kind in dict.fromkeys(p.detector for p in protocols):
         resolve(kind, detector)
     return protocols
-
-
-def append_jsonl(path: Path, record: dict) -> None:
-    """One line per evaluation, written with one write() on an O_APPEND file (no torn interleaving)."""
-    clean = json.loads(json.dumps(record, default=str), parse_constant=lambda _: None)
-    line = (json.dumps(clean, allow_nan=False) + "\n").encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-    try:
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    """Every complete line of a metric-<name>.jsonl (a torn last line is skipped)."""
-    out = []
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        return out
-    for raw in text.splitlines():
-        try:
-            out.append(json.loads(raw))
-        except json.JSONDecodeError:
-            continue
-    return out
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import fcntl
 import json
-import math
 import os
 import resource
 import signal
@@ -24,7 +23,8 @@ import numpy as np
 import torch
 
 from engine.config import DiscriminatorConfig, GeneratorConfig, ModelConfig, from_dict, to_dict, to_json
-from engine.fileio import atomic_write_text
+from engine.fileio import append_jsonl, atomic_write_text
+from engine.fileio import read_jsonl as read_log
 from engine.motion_codes import MotionCodes
 from engine.nets import Discriminator, Generator
 from engine.train import distributed
@@ -397,7 +397,7 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
                     G, D, G_ema, opt_G, opt_D, augment, labels,
                 )  # fmt: skip
                 line["snapshot"] = str(last_model)
-            _append_log(run_dir / "log.jsonl", line)
+            append_jsonl(run_dir / "log.jsonl", line)  # readers (the app) skip a torn last line
         if opts.metrics and snapshot and tick_kimg > 0:
             _snapshot_metrics(opts, G_ema, run_dir, ranks, cur_nimg)
         if tick_kimg > 0:
@@ -498,32 +498,6 @@ def _peak_memory(device: torch.device) -> int:
     if device.type == "cuda":
         return int(torch.cuda.max_memory_allocated(device))
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux reports KiB
-
-
-def _append_log(path: Path, line: dict) -> None:
-    """One JSON object per line; a kill mid-write can leave at most one partial last line, which
-    readers skip and `_trim_log` removes on resume."""
-    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in line.items()}
-    text = json.dumps(clean, allow_nan=False) + "\n"
-    with open(path, "a") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def read_log(path: Path) -> list[dict]:
-    """The log's complete lines (a torn last line is ignored)."""
-    out = []
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        return out
-    for raw in text.splitlines():
-        try:
-            out.append(json.loads(raw))
-        except json.JSONDecodeError:
-            continue
-    return out
 
 
 def _trim_log(path: Path, nimg: int) -> None:
