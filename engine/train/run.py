@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -129,6 +130,44 @@ def _spawn(opts: TrainOptions, resume, kind: str, make_progress) -> None:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run would do, found by opening everything and writing nothing (`sgv train --dry-run`)."""
+
+    dataset: dict  # the dataset's describe()
+    model_name: str
+    resolution: int
+    g_params: int
+    d_params: int
+    steps: int  # optimizer steps to total_kimg
+    resume_from: Path | None  # the state file a resume would read
+    resume_nimg: int  # its cur_nimg (0 without resume)
+
+
+def check_run(opts: TrainOptions, resume: str | None = None) -> RunPlan:
+    """Open the dataset, build both networks and find the resume state: bad input fails here, with one line."""
+    from engine.data import open_dataset
+    from engine.nets import Discriminator, Generator
+    from engine.train.snapshot import resolve_resume
+
+    cfg = opts.model_config()
+    res = cfg.generator.synthesis.img_resolution
+    ds = open_dataset(opts.data, resolution=res)
+    cfg = opts.model_config(c_dim=ds.c_dim, fps=ds.fps)
+    G, D = Generator(cfg.generator), Discriminator(cfg.discriminator)
+    resumed = resolve_resume(resume, Path(opts.outdir))
+    return RunPlan(
+        dataset=ds.describe(),
+        model_name=cfg.name,
+        resolution=res,
+        g_params=sum(p.numel() for p in G.parameters()),
+        d_params=sum(p.numel() for p in D.parameters()),
+        steps=int(opts.total_kimg * 1000 // (opts.batch * opts.num_frames)),
+        resume_from=resumed[0] if resumed else None,
+        resume_nimg=resumed[1]["cur_nimg"] if resumed else 0,
+    )
 
 
 def read_run_options(run_dir: Path) -> TrainOptions | None:

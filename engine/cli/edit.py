@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import warnings
 from pathlib import Path
 
+from engine.cli.common import add_model_args, load_model, note, progress_bar
 from engine.errors import SgvError
 
 PROJECT_EXAMPLES = """examples:
@@ -36,15 +36,13 @@ Writes OUT.npz (edited latents; the motion is unchanged) and OUT.png (before | a
 
 
 def register(sub) -> None:
-    from engine.cli import _add_model_args
-
     p = sub.add_parser(
         "project",
         help="find content codes that reproduce an image, then animate it",
         epilog=PROJECT_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_model_args(p)
+    add_model_args(p)
     p.add_argument("--image", type=Path, required=True, help="PNG, JPEG, WebP, ... (any size, mode, bit depth)")
     p.add_argument("--out", type=Path, required=True, help="output stem: writes OUT.npz, OUT.png, OUT-target.png")
     p.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000)")
@@ -63,7 +61,7 @@ def register(sub) -> None:
         epilog=EDIT_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_model_args(e)
+    add_model_args(e)
     src = e.add_mutually_exclusive_group(required=True)
     src.add_argument("--latents", type=Path, help="start from a latents .npz (sgv project, the app)")
     src.add_argument("--seed", type=int, help="start from the content of this seed")
@@ -100,19 +98,9 @@ def _stem(out: Path) -> Path:
     return out.with_suffix("") if out.suffix.lower() in (".npz", ".png") else out
 
 
-def _note(text: str) -> None:
-    print(f"sgv: {text}", file=sys.stderr)
-
-
-def _bar(total: int, desc: str, quiet: bool, unit: str = "step"):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, disable=quiet, dynamic_ncols=True)
-
-
 def _run_steps(job, desc: str, quiet: bool, postfix) -> bool:
     """Drive a step iterator with a progress bar; returns False if Ctrl-C stopped it (the job stays usable)."""
-    bar = _bar(job.config.num_steps, desc, quiet)
+    bar = progress_bar(job.config.num_steps, desc, quiet)
     try:
         for state in job:
             bar.update(1)
@@ -134,7 +122,7 @@ def _write_video(args, G, latents, stem: Path) -> Path | None:
     motion = latents.motion if args.animate_seed is None else MotionCodes(seed=args.animate_seed)
     video = engine.Video(G, content=latents.ws_batch(G.device), motion=motion, c=latents.c)
     fps = args.fps or video.native_fps
-    bar = _bar(max(1, int(args.duration * fps)), "video", args.quiet, unit="frame")
+    bar = progress_bar(max(1, int(args.duration * fps)), "video", args.quiet, unit="frame")
 
     def progress(done: int, total: int) -> None:
         bar.total = total
@@ -148,7 +136,6 @@ def _write_video(args, G, latents, stem: Path) -> Path | None:
 
 
 def cmd_project(args) -> int:
-    from engine.cli import _load_model
     from engine.edit.losses import make_image_loss
     from engine.edit.projection import ProjectionConfig, Projector
     from engine.latents import save_latents
@@ -156,13 +143,13 @@ def cmd_project(args) -> int:
 
     if args.steps < 1:
         raise SgvError(f"--steps must be at least 1, got {args.steps}")
-    G = _load_model(args)
+    G = load_model(args)
     if args.loss == "lpips" or args.vgg16 is not None:
         loss = make_image_loss("lpips", G.device, vgg_path=args.vgg16)
     else:
         loss = make_image_loss(args.loss, G.device)
     if loss.fallback_reason:
-        _note(f"note: LPIPS unavailable ({loss.fallback_reason}); using the {loss.label}")
+        note(f"note: LPIPS unavailable ({loss.fallback_reason}); using the {loss.label}")
     cfg = ProjectionConfig(num_steps=args.steps, initial_lr=args.lr, fit=args.fit, seed=args.seed)
     proj = Projector(G, args.image, motion=args.motion_seed, config=cfg, image_loss=loss)
     finished = _run_steps(proj, "project", args.quiet, lambda s: f"loss {s.loss:.4f}")
@@ -174,7 +161,7 @@ def cmd_project(args) -> int:
     write_image(stem.with_suffix(".png"), proj.reconstruction())
     write_image(stem.parent / f"{stem.name}-target.png", proj.target_uint8)
     state = "stopped early" if not finished else "done"
-    _note(
+    note(
         f"project: {state} after {proj.step_index}/{args.steps} steps, {loss.kind} loss {proj.best_loss:.4f}, "
         f"PSNR {latents.provenance['psnr_db']:.2f} dB -> {stem.with_suffix('.npz')}, {stem.with_suffix('.png')}"
     )
@@ -182,7 +169,7 @@ def cmd_project(args) -> int:
         return 130
     video = _write_video(args, G, latents, stem)
     if video is not None:
-        _note(f"project: video -> {video}")
+        note(f"project: video -> {video}")
     return 0
 
 
@@ -195,7 +182,7 @@ def _start_latents(args, G):
             latents = load_latents(args.latents, G, on_mismatch="warn")
         for w in caught:
             if issubclass(w.category, LatentsWarning):
-                _note(f"warning: {w.message}")
+                note(f"warning: {w.message}")
         return latents
     return from_seed(G, args.seed, motion=args.motion_seed, psi=args.psi)
 
@@ -214,7 +201,6 @@ def cmd_edit(args) -> int:
     import numpy as np
     import torch
 
-    from engine.cli import _load_model
     from engine.edit.directions import Direction, load_direction, save_direction
     from engine.latents import save_latents
     from engine.media import write_image
@@ -223,7 +209,7 @@ def cmd_edit(args) -> int:
         raise SgvError("give --prompt TEXT (or --direction FILE to apply a saved edit)")
     if args.steps < 1:
         raise SgvError(f"--steps must be at least 1, got {args.steps}")
-    G = _load_model(args)
+    G = load_model(args)
     start = _start_latents(args, G)
     stem = _stem(args.out)
     finished = True
@@ -258,7 +244,7 @@ def cmd_edit(args) -> int:
         edited = editor.result()
         with torch.no_grad():
             before, after = editor.clip_score(start.ws_batch(G.device)), editor.clip_score()
-        _note(
+        note(
             f"edit: {'done' if finished else 'stopped early'} after {editor.step_index}/{args.steps} steps, "
             f"CLIP loss {before:.4f} -> {after:.4f} (1 - cos, 8 motions), distance {editor.distance():.3f}"
         )
@@ -275,11 +261,11 @@ def cmd_edit(args) -> int:
     write_image(stem.with_suffix(".png"), np.concatenate([pair[0], gap, pair[1]], axis=1))
     if args.save_direction is not None:
         save_direction(args.save_direction, Direction.between(start, edited))
-        _note(f"edit: direction -> {args.save_direction}")
-    _note(f"edit: latents -> {stem.with_suffix('.npz')}, before|after -> {stem.with_suffix('.png')}")
+        note(f"edit: direction -> {args.save_direction}")
+    note(f"edit: latents -> {stem.with_suffix('.npz')}, before|after -> {stem.with_suffix('.png')}")
     if not finished:
         return 130
     video = _write_video(args, G, edited, stem)
     if video is not None:
-        _note(f"edit: video -> {video}")
+        note(f"edit: video -> {video}")
     return 0

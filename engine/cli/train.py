@@ -1,4 +1,4 @@
-"""`sgv train`: thin over engine.train.run_training."""
+"""`sgv train`: thin over engine.train.run (run_training, check_run)."""
 
 from __future__ import annotations
 
@@ -176,27 +176,18 @@ def make_progress(rank: int, quiet: bool = False):
 
 
 def _dry_run(opts, resume) -> int:
-    from engine.data import open_dataset
-    from engine.nets import Discriminator, Generator
-    from engine.train.snapshot import resolve_resume
+    from engine.train.run import check_run
 
-    cfg = opts.model_config()
-    res = cfg.generator.synthesis.img_resolution
-    ds = open_dataset(opts.data, resolution=res)
-    cfg = opts.model_config(c_dim=ds.c_dim, fps=ds.fps)
-    G, D = Generator(cfg.generator), Discriminator(cfg.discriminator)
-    resumed = resolve_resume(resume, Path(opts.outdir))
-    info = ds.describe()
-    steps = int(opts.total_kimg * 1000 // (opts.batch * opts.num_frames))
+    plan = check_run(opts, resume)
     print(opts.to_json())
-    print(f"dataset: {json.dumps(info, default=str)}", file=sys.stderr)
+    print(f"dataset: {json.dumps(plan.dataset, default=str)}", file=sys.stderr)
     print(
-        f"model: {cfg.name} {res}x{res}, G {sum(p.numel() for p in G.parameters()) / 1e6:.2f} M params, "
-        f"D {sum(p.numel() for p in D.parameters()) / 1e6:.2f} M; R1 gamma {opts.r1_gamma(res):g}; "
-        f"{steps} steps of {opts.batch} videos x {opts.num_frames} frames",
+        f"model: {plan.model_name} {plan.resolution}x{plan.resolution}, G {plan.g_params / 1e6:.2f} M params, "
+        f"D {plan.d_params / 1e6:.2f} M; R1 gamma {opts.r1_gamma(plan.resolution):g}; "
+        f"{plan.steps} steps of {opts.batch} videos x {opts.num_frames} frames",
         file=sys.stderr,
     )
-    if resumed:
-        print(f"would resume from {resumed[0]} at {resumed[1]['cur_nimg'] / 1000:.1f} kimg", file=sys.stderr)
+    if plan.resume_from is not None:
+        print(f"would resume from {plan.resume_from} at {plan.resume_nimg / 1000:.1f} kimg", file=sys.stderr)
     print("sgv train: dry run OK (nothing written)", file=sys.stderr)
     return 0

@@ -1,94 +1,16 @@
-"""`sgv`: the engine's command line, thin over the library.
-
-Every failure caused by input prints one line (`sgv: <file>: <problem>`) and exits with status 2;
-anything else is a bug and keeps its traceback.
-"""
+"""`sgv generate` (videos or PNG frames at any fps, time scale and t) and `sgv info` (describe a model file)."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
 import sys
 import time
 from pathlib import Path
 
+from engine.cli.common import Progress, add_model_args, load_model, parse_seeds
 from engine.errors import SgvError
-
-# Modules that add subcommands (dataset, train, project/edit, metrics, import, weights) via `register(sub)`.
-COMMAND_MODULES = (
-    "engine.data.cli",
-    "engine.train.cli",
-    "engine.edit.cli",
-    "engine.metrics.cli",
-    "engine.legacy_cli",
-    "engine.weights_cli",
-)
-
-VIDEO_EXTS = {".mp4", ".mov", ".mkv", ".webm", ".avi"}
-
-
-def parse_seeds(text: str) -> list[int]:
-    """'0-3,7' → [0, 1, 2, 3, 7]."""
-    seeds: list[int] = []
-    try:
-        for part in text.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if "-" in part[1:]:
-                lo, hi = part[0] + part[1:].split("-", 1)[0], part[1:].split("-", 1)[1]
-                lo_i, hi_i = int(lo), int(hi)
-                if hi_i < lo_i:
-                    raise ValueError
-                seeds.extend(range(lo_i, hi_i + 1))
-            else:
-                seeds.append(int(part))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad seed list '{text}' (examples: 0  0-7  1,4,9-12)") from None
-    if not seeds:
-        raise argparse.ArgumentTypeError("empty seed list")
-    return seeds
-
-
-def _device(name: str | None):
-    import torch
-
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def _load_model(args):
-    import engine
-
-    if getattr(args, "preset", None):
-        print(
-            f"sgv: note: using an UNTRAINED '{args.preset}' network (random weights, seed {args.init_seed})",
-            file=sys.stderr,
-        )
-        return engine.build_generator(args.preset, seed=args.init_seed, device=_device(args.device))
-    return engine.load_generator(args.ckpt, device=_device(args.device))
-
-
-class _Progress:
-    """A tqdm bar driven by (done, total) callbacks; silent when stderr is not a terminal and --quiet."""
-
-    def __init__(self, desc: str, unit: str = "frame", disable: bool = False):
-        from tqdm import tqdm
-
-        self.bar = tqdm(desc=desc, unit=unit, disable=disable, dynamic_ncols=True)
-        self.last = 0
-
-    def __call__(self, done: int, total: int) -> None:
-        self.bar.total = total
-        self.bar.update(done - self.last)
-        self.last = done
-
-    def close(self) -> None:
-        self.bar.close()
-
+from engine.media import VIDEO_EXTS
 
 # ----------------------------------------------------------------------------------------------------
 # sgv generate
@@ -104,23 +26,12 @@ GENERATE_EXAMPLES = """examples:
 """
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--ckpt", type=Path, default=None, help="model file (.safetensors); default: the bundled model")
-    p.add_argument(
-        "--preset",
-        default=None,
-        help="use an untrained network of this preset instead of --ckpt (tiny, small, paper256, paper1024)",
-    )
-    p.add_argument("--init-seed", type=int, default=0, help="weight seed for --preset")
-    p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
-
-
 def cmd_generate(args) -> int:
     import engine
     from engine.motion_codes import MotionCodes
     from engine.video import class_vector, content_z, export_grid_video, export_video
 
-    G = _load_model(args)
+    G = load_model(args)
     out: Path = args.out
     fmt = args.format or ("mp4" if out.suffix.lower() in VIDEO_EXTS else "png")
     if fmt == "mp4" and out.suffix.lower() not in VIDEO_EXTS:
@@ -140,7 +51,7 @@ def cmd_generate(args) -> int:
     c = class_vector(args.class_idx, G.c_dim)
     motions = [MotionCodes(seed=s) for s in args.motion_seed]
     started = time.perf_counter()
-    progress = _Progress(f"rendering {out.name}", disable=args.quiet)
+    progress = Progress(f"rendering {out.name}", disable=args.quiet)
     try:
         if args.grid:
             contents = []
@@ -208,25 +119,14 @@ def cmd_info(args) -> int:
     return 0
 
 
-# ----------------------------------------------------------------------------------------------------
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="sgv",
-        description="StyleGAN-V Studio engine: continuous-time video generation.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="run `sgv COMMAND --help` for examples of each command",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
+def register(sub) -> None:
     g = sub.add_parser(
         "generate",
         help="render videos (mp4 or PNG frames) at any fps, time scale and t",
         epilog=GENERATE_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_model_args(g)
+    add_model_args(g)
     g.add_argument("--out", type=Path, required=True, help="output .mp4 (or folder of PNG frames)")
     g.add_argument("--seeds", type=parse_seeds, default=[0], help="content seeds, e.g. 0-7 or 1,5 (default 0)")
     g.add_argument(
@@ -264,31 +164,3 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--ckpt", type=Path, default=None, help="model file (default: the bundled model)")
     i.add_argument("--json", action="store_true", help="machine-readable output")
     i.set_defaults(func=cmd_info)
-
-    # Other subcommands live beside the code they drive; each module has `register(subparsers)`.
-    for name in COMMAND_MODULES:
-        try:
-            present = importlib.util.find_spec(name) is not None
-        except ModuleNotFoundError:  # its package does not exist (yet)
-            present = False
-        if present:
-            importlib.import_module(name).register(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    from engine.media import MediaError
-
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (SgvError, MediaError) as e:
-        print(f"sgv: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("sgv: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
