@@ -152,14 +152,20 @@ def make_progress(rank: int, quiet: bool = False):
         bar_format="{l_bar}{bar}| {n:.1f}/{total_fmt} kimg [{elapsed}<{remaining}]{postfix}",
     )
 
+    def advance(nimg: int) -> None:
+        # The loop trains whole batches, so it ends up to one batch past --kimg: the bar's end moves with it
+        # (a count past the total makes tqdm warn "clamping frac to range [0, 1]").
+        bar.n = nimg / 1000
+        bar.total = max(bar.total or 0, bar.n)
+
     def progress(info: dict) -> None:
         event = info["event"]
         if event == "start":
             bar.total = info["total_nimg"] / 1000
-            bar.n = info["nimg"] / 1000
+            advance(info["nimg"])
             bar.set_description(Path(info["run_dir"]).name)
         elif event == "step":
-            bar.n = info["nimg"] / 1000
+            advance(info["nimg"])
             bar.refresh()
         elif event == "tick":
             fmt = lambda x: "-" if x is None else f"{x:.3g}"  # noqa: E731
@@ -170,6 +176,7 @@ def make_progress(rank: int, quiet: bool = False):
             if info.get("snapshot"):
                 bar.write(f"snapshot: {info['snapshot']}")
         elif event == "done":
+            advance(info["nimg"])
             bar.close()
 
     return progress
