@@ -29,6 +29,8 @@ NO_DISPLAY_MESSAGE = (
 WINDOW_TITLE = "StyleGAN-V Studio"
 MODEL_EXTS = (".safetensors", ".pkl", ".pickle")  # upstream pickles are imported on the fly (engine.legacy)
 MESSAGE_S = 8.0
+IDLE_FPS_WORKING = 9.0  # UI frames/s while a job or training run progresses and nothing else moves
+IDLE_FPS_AT_REST = 0.2  # at rest: redraw only on events (a redraw every 5 s at most)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -352,11 +354,26 @@ class StudioApp:
         # edit, export) keeps idling on: ~9 UI frames/s still show its progress, and software GL redrawing at
         # full rate competes with the job for the CPU (measured 5-10x slower jobs under Xvfb).
         busy = tl.playing or tl.scrubbing or self.renderer.loading
-        self.runner_params.fps_idling.enable_idling = not busy
+        idling = self.runner_params.fps_idling
+        idling.enable_idling = not busy
+        # At rest nothing changes on its own: wait for an event (input, or a renderer result, which wakes the
+        # loop through hooks.wake) instead of redrawing 9 times a second. One software-GL redraw of the
+        # window costs 40-90 ms of CPU, so 9 idle redraws/s were half a core (tests/test_app_idle_gui.py).
+        idling.fps_idle = IDLE_FPS_WORKING if self._work_in_flight() else IDLE_FPS_AT_REST
         if self.opts.screenshot and time.perf_counter() - self._started > self.opts.screenshot_after:
             self.request_exit()
         for hook in self.after_frame:
             hook()
+
+    def _work_in_flight(self) -> bool:
+        """Something progresses without input events: a job (progress bars) or a training run (plots)."""
+        if self.jobs.running():
+            return True
+        for panel in self.panels:
+            runs = getattr(panel, "runs", None)
+            if runs is not None and any(r.status.active for r in runs.runs):
+                return True
+        return False
 
     def _open_dropped(self, path: str) -> None:
         p = Path(path)
