@@ -42,7 +42,7 @@ def _app_process(root):
 
 
 def test_idle_app_uses_under_5_percent_of_a_core(tmp_path):
-    psutil = pytest.importorskip("psutil")
+    pytest.importorskip("psutil")
     if XVFB is None:
         pytest.skip("xvfb-run is not installed (apt-get install xvfb xauth); CI installs it")
     model = tmp_path / "tiny.safetensors"
