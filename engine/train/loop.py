@@ -32,6 +32,7 @@ from engine.train.loss import VideoGANLoss, phases
 from engine.train.options import TrainingError, TrainOptions
 from engine.train.sampling import StepBatches, TrainClips, fake_draws, torch_generator
 from engine.train.snapshot import list_states, resolve_resume, write_snapshot
+from engine.train.state import TrainingState
 
 ProgressFn = Callable[[dict], None]
 
@@ -228,19 +229,14 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
     loss_fn = VideoGANLoss(G, D, None, r1_gamma, precision)
     step_phases = phases(opts.d_reg_interval, r1_gamma)
 
-    cur_nimg, step, cur_tick, ada_signs, bad_steps = 0, 0, 0, [0.0, 0.0], 0
+    ts = TrainingState(
+        modules={"G": G, "D": D, "G_ema": G_ema}, optimizers={"opt_G": opt_G, "opt_D": opt_D}, augment=augment
+    )
+    bad_steps = 0
     if state is not None:
-        G.load_state_dict(state["G"])
-        D.load_state_dict(state["D"])
-        G_ema.load_state_dict(state["G_ema"])
-        opt_G.load_state_dict(state["opt_G"])
-        opt_D.load_state_dict(state["opt_D"])
-        if augment is not None:
-            augment.p.fill_(float(state["augment_p"]))
-        cur_nimg, step, cur_tick = int(state["cur_nimg"]), int(state["step"]), int(state["cur_tick"])
-        ada_signs = list(state["ada_signs"])
+        ts.load_state_dict(state)
         if ranks.is_main:
-            _trim_log(run_dir / "log.jsonl", cur_nimg)
+            _trim_log(run_dir / "log.jsonl", ts.cur_nimg)
 
     if ranks.is_main:
         atomic_write_text(run_dir / "training_options.json", opts.to_json())
@@ -256,7 +252,7 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
     workers = opts.workers if opts.workers is not None else max(0, min(3, (os.cpu_count() or 1) - 1))
     loader = torch.utils.data.DataLoader(
         clips,
-        batch_sampler=StepBatches(opts.batch, ranks.rank, ranks.world, batch_gpu, start_step=step),
+        batch_sampler=StepBatches(opts.batch, ranks.rank, ranks.world, batch_gpu, start_step=ts.step),
         num_workers=workers,
         pin_memory=device.type == "cuda",
         persistent_workers=workers > 0,
@@ -270,12 +266,12 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
     total_nimg = int(round(opts.total_kimg * 1000))
     stats = TickStats()
     start_time = tick_start_time = time.time()
-    total_sec_before = float(state["total_sec"]) if state is not None else 0.0
-    tick_start_nimg = cur_nimg
+    total_sec_before = ts.total_sec
+    tick_start_nimg = ts.cur_nimg
     last_model: Path | None = None
-    progress_fn({"event": "start", "nimg": cur_nimg, "total_nimg": total_nimg, "run_dir": str(run_dir)})
+    progress_fn({"event": "start", "nimg": ts.cur_nimg, "total_nimg": total_nimg, "run_dir": str(run_dir)})
     while True:
-        if cur_nimg >= total_nimg:
+        if ts.cur_nimg >= total_nimg:
             done, aborted = True, False
         else:
             reals = []
@@ -286,7 +282,7 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
 
             # -- phases: accumulate over rounds, average over ranks, step -----------------------------------
             for phase_idx, phase in enumerate(step_phases):
-                if step % phase.interval:
+                if ts.step % phase.interval:
                     continue
                 module, opt = (G, opt_G) if phase.module == "G" else (D, opt_D)
                 module.requires_grad_(True)
@@ -294,15 +290,15 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
                 loss_fn.reset_w_stats()
                 phase_loss = torch.zeros((), dtype=torch.float64, device=device)
                 for r, real in enumerate(reals):
-                    first = step * opts.batch + ranks.rank * per_rank + r * batch_gpu
+                    first = ts.step * opts.batch + ranks.rank * per_rank + r * batch_gpu
                     slots = range(first, first + batch_gpu)
                     z, seeds, t_fake, vids = fake_draws(
-                        opts.seed, step, phase_idx, slots, lengths, k, opts.max_dist, opts.max_num_frames, G.z_dim
+                        opts.seed, ts.step, phase_idx, slots, lengths, k, opts.max_dist, opts.max_num_frames, G.z_dim
                     )
                     c_fake = torch.from_numpy(labels[vids]).to(device) if labels is not None else None
                     fake = (z.to(device), c_fake, t_fake, [MotionCodes(seed=int(s)) for s in seeds])
                     if augment is not None and float(augment.p) > 0:
-                        gen = torch_generator(opts.seed, 3, step, phase_idx, first)
+                        gen = torch_generator(opts.seed, 3, ts.step, phase_idx, first)
                         loss_fn.augment = lambda x, gen=gen: augment(x, generator=gen)
                     else:
                         loss_fn.augment = None
@@ -312,8 +308,8 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
                     for name, values in phase_stats.items():
                         stats.add(name, values)
                     if "Loss/signs/real" in phase_stats:
-                        ada_signs[0] += float(phase_stats["Loss/signs/real"].sum())
-                        ada_signs[1] += phase_stats["Loss/signs/real"].numel()
+                        ts.ada_signs[0] += float(phase_stats["Loss/signs/real"].sum())
+                        ts.ada_signs[1] += phase_stats["Loss/signs/real"].numel()
                 module.requires_grad_(False)
                 if phase.name == "Gmain":
                     _update_w_avg(G, loss_fn, ranks)
@@ -327,7 +323,8 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
                     if bad_steps > opts.max_bad_steps:
                         raise TrainingError(
                             f"{run_dir}: losses were NaN/inf in {bad_steps} consecutive phases at "
-                            f"kimg {cur_nimg / 1000:.1f}; the last good snapshot is kept (try a lower --lr or --gamma)"
+                            f"kimg {ts.cur_nimg / 1000:.1f}; the last good snapshot is kept "
+                            "(try a lower --lr or --gamma)"
                         )
                     continue
                 bad_steps = 0
@@ -335,45 +332,47 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
             # -- EMA, counters, ADA ------------------------------------------------------------------------
             ema_nimg = opts.ema_nimg()
             if opts.ema_rampup is not None:
-                ema_nimg = min(ema_nimg, cur_nimg * opts.ema_rampup)
+                ema_nimg = min(ema_nimg, ts.cur_nimg * opts.ema_rampup)
             beta = 0.5 ** (opts.batch / max(ema_nimg, 1e-8))
             with torch.no_grad():
                 for p_ema, p in zip(G_ema.parameters(), G.parameters()):
                     p_ema.copy_(p.lerp(p_ema, beta))
                 for b_ema, b in zip(G_ema.buffers(), G.buffers()):
                     b_ema.copy_(b)
-            cur_nimg += opts.batch * k
-            step += 1
-            if augment is not None and opts.aug == "ada" and step % opts.ada_interval == 0:
-                signs = distributed.reduce_sum(torch.tensor(ada_signs, dtype=torch.float64, device=device), ranks.world)
+            ts.cur_nimg += opts.batch * k
+            ts.step += 1
+            if augment is not None and opts.aug == "ada" and ts.step % opts.ada_interval == 0:
+                signs = distributed.reduce_sum(
+                    torch.tensor(ts.ada_signs, dtype=torch.float64, device=device), ranks.world
+                )
                 if signs[1] > 0:
                     rt = float(signs[0] / signs[1])
                     adjust = np.sign(rt - opts.ada_target) * (opts.batch * opts.ada_interval) / (opts.ada_kimg * 1000)
                     augment.p.copy_((augment.p + adjust).clamp(0, 1))
-                ada_signs = [0.0, 0.0]
-            done = cur_nimg >= total_nimg
+                ts.ada_signs = [0.0, 0.0]
+            done = ts.cur_nimg >= total_nimg
             aborted = distributed.broadcast_flag(bool(abort_fn()) if ranks.is_main else False, ranks)
-            progress_fn({"event": "step", "nimg": cur_nimg, "total_nimg": total_nimg})
-            if not (done or aborted or cur_nimg >= tick_start_nimg + opts.tick_kimg * 1000):
+            progress_fn({"event": "step", "nimg": ts.cur_nimg, "total_nimg": total_nimg})
+            if not (done or aborted or ts.cur_nimg >= tick_start_nimg + opts.tick_kimg * 1000):
                 continue
 
         # -- tick: log, snapshot --------------------------------------------------------------------------
         now = time.time()
-        tick_kimg = (cur_nimg - tick_start_nimg) / 1000
+        tick_kimg = (ts.cur_nimg - tick_start_nimg) / 1000
         tick_stats = stats.reduce(ranks)
         sec_per_kimg = (now - tick_start_time) / tick_kimg if tick_kimg > 0 else float("nan")
-        total_sec = total_sec_before + now - start_time
-        snapshot = done or aborted or (cur_tick + 1) % max(opts.snap_ticks, 1) == 0
+        ts.total_sec = total_sec_before + now - start_time
+        snapshot = done or aborted or (ts.cur_tick + 1) % max(opts.snap_ticks, 1) == 0
         line = {
-            "tick": cur_tick,
-            "kimg": cur_nimg / 1000,
-            "nimg": cur_nimg,
-            "step": step,
+            "tick": ts.cur_tick,
+            "kimg": ts.cur_nimg / 1000,
+            "nimg": ts.cur_nimg,
+            "step": ts.step,
             "total_kimg": opts.total_kimg,
             "sec_per_tick": now - tick_start_time,
             "sec_per_kimg": sec_per_kimg,
-            "total_sec": total_sec,
-            "eta_sec": max(total_nimg - cur_nimg, 0) / 1000 * sec_per_kimg if tick_kimg > 0 else None,
+            "total_sec": ts.total_sec,
+            "eta_sec": max(total_nimg - ts.cur_nimg, 0) / 1000 * sec_per_kimg if tick_kimg > 0 else None,
             "loss_G": tick_stats.get("Loss/G/loss"),
             "loss_D": tick_stats.get("Loss/D/loss"),
             "r1_penalty": tick_stats.get("Loss/r1_penalty"),
@@ -390,51 +389,35 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
             "ranks": ranks.world,
             "timestamp": now,
         }
+        if tick_kimg > 0:
+            ts.cur_tick += 1  # before the snapshot: a resumed run starts with the next tick
         if ranks.is_main and tick_kimg > 0:
             if snapshot:
-                last_model = _snapshot(
-                    run_dir, opts, cfg, cur_nimg, step, cur_tick + 1, ada_signs, total_sec,
-                    G, D, G_ema, opt_G, opt_D, augment, labels,
-                )  # fmt: skip
+                last_model = _snapshot(run_dir, opts, cfg, ts, labels)
                 line["snapshot"] = str(last_model)
             append_jsonl(run_dir / "log.jsonl", line)  # readers (the app) skip a torn last line
         if opts.metrics and snapshot and tick_kimg > 0:
-            _snapshot_metrics(opts, G_ema, run_dir, ranks, cur_nimg)
+            _snapshot_metrics(opts, G_ema, run_dir, ranks, ts.cur_nimg)
         if tick_kimg > 0:
             progress_fn({"event": "tick", **line})
-            cur_tick += 1
-        tick_start_nimg, tick_start_time = cur_nimg, time.time()
+        tick_start_nimg, tick_start_time = ts.cur_nimg, time.time()
         if done or aborted:
             break
 
     progress_fn(
-        {"event": "done", "nimg": cur_nimg, "aborted": aborted, "model": str(last_model) if last_model else None}
+        {"event": "done", "nimg": ts.cur_nimg, "aborted": aborted, "model": str(last_model) if last_model else None}
     )
-    return TrainResult(run_dir, cur_nimg, last_model, aborted, G_ema)
+    return TrainResult(run_dir, ts.cur_nimg, last_model, aborted, G_ema)
 
 
 # ----------------------------------------------------------------------------------------------------
 # Tick helpers
 
 
-def _snapshot(
-    run_dir, opts, cfg, cur_nimg, step, cur_tick, ada_signs, total_sec, G, D, G_ema, opt_G, opt_D, augment, labels
-):  # noqa: E501
-    state = {
-        "G": G.state_dict(),
-        "D": D.state_dict(),
-        "G_ema": G_ema.state_dict(),
-        "opt_G": opt_G.state_dict(),
-        "opt_D": opt_D.state_dict(),
-        "augment_p": float(augment.p) if augment is not None else 0.0,
-        "cur_nimg": cur_nimg,
-        "step": step,
-        "cur_tick": cur_tick,
-        "ada_signs": [float(x) for x in ada_signs],
-        "total_sec": total_sec,
-        "model_config": to_json(cfg),
-        "options": opts.to_json(),
-    }
+def _snapshot(run_dir, opts: TrainOptions, cfg: ModelConfig, ts: TrainingState, labels) -> Path:
+    """Model file, state file (`ts.state_dict()` plus the config and options) and sample grid of this tick."""
+    cur_nimg, G_ema = ts.cur_nimg, ts.modules["G_ema"]
+    state = ts.state_dict(extra={"model_config": to_json(cfg), "options": opts.to_json()})
     provenance = {
         "trained_by": "sgv train",
         "preset": opts.preset,
