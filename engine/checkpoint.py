@@ -22,8 +22,9 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from engine.config import ConfigError, GeneratorConfig, generator_config_from_json, to_json
+from engine.devices import default_device
 from engine.errors import CheckpointError
-from engine.fileio import atomic_path
+from engine.fileio import atomic_path, sha256_file
 from engine.nets.generator import Generator
 
 FORMAT = "sgv-studio.generator"
@@ -157,8 +158,7 @@ def load_generator(path: str | os.PathLike | None = None, device: torch.device |
                 f"{path}: tensor {name} has shape {list(tensors[name].shape)}, the config needs {list(ref.shape)}"
             )
     G.load_state_dict(tensors)
-    device = device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
-    return G.to(device).eval().requires_grad_(False)
+    return G.to(default_device(device)).eval().requires_grad_(False)
 
 
 def _is_upstream_pickle(path: str | os.PathLike) -> bool:
@@ -167,9 +167,7 @@ def _is_upstream_pickle(path: str | os.PathLike) -> bool:
 
 def model_info(path: str | os.PathLike) -> dict:
     if _is_upstream_pickle(path):
-        from engine import legacy
-
-        return legacy.upstream_model_info(path)
+        return upstream_model_info(path)
     config, tensors, metadata = read_model_file(path)
     n_params = sum(
         t.numel()
@@ -184,4 +182,45 @@ def model_info(path: str | os.PathLike) -> dict:
         "file_bytes": Path(path).stat().st_size,
         "config": json.loads(metadata["config"]),
         "provenance": json.loads(metadata["provenance"]) if "provenance" in metadata else None,
+    }
+
+
+# ----------------------------------------------------------------------------------------------------
+# Upstream pickles as model files (engine.legacy reads them and never imports this module)
+
+
+def import_upstream(path: str | os.PathLike, out: str | os.PathLike):
+    """Convert an upstream pickle to our model file (atomic write). Returns (fingerprint, legacy.UpstreamGenerator)."""
+    from engine import legacy
+
+    path = Path(path)
+    up = legacy.read_upstream(path)
+    provenance = {
+        "source": "upstream StyleGAN-V pickle",
+        "imported_from": path.name,
+        "source_sha256": sha256_file(path),
+        **{k: v for k, v in up.info.items() if k != "networks"},
+    }
+    return save_generator(up.generator, out, provenance=provenance), up
+
+
+def upstream_model_info(path: str | os.PathLike) -> dict:
+    """`sgv info` for a pickle: the fields of model_info."""
+    from engine import legacy
+
+    up = legacy.read_upstream(path)
+    G = up.generator
+    n_params = sum(
+        t.numel()
+        for k, t in G.state_dict().items()
+        if "resample_filter" not in k and not k.endswith(("freqs", "phase_scales", "w_avg"))
+    )
+    return {
+        "path": str(path),
+        "format": "upstream StyleGAN-V pickle (read without executing it; `sgv import` converts it)",
+        "fingerprint": generator_fingerprint(G),
+        "parameters": n_params,
+        "file_bytes": Path(path).stat().st_size,
+        "config": json.loads(to_json(G.config)),
+        "provenance": up.info or None,
     }

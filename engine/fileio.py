@@ -1,12 +1,14 @@
-"""Atomic file writes: a reader (or a crash, or Ctrl-C) never sees a half-written file.
+"""Small file helpers every part shares: atomic writes, JSON lines, file hashes.
 
-Write to a temp file in the destination's directory, fsync, then os.replace over the target, so the
-previous good file stays intact until the new one is complete.
+Atomic writes: a reader (or a crash, or Ctrl-C) never sees a half-written file. Write to a temp file in the
+destination's directory, fsync, then os.replace over the target, so the previous good file stays intact until
+the new one is complete.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -105,3 +107,12 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
         except json.JSONDecodeError:
             continue
     return out
+
+
+def sha256_file(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes, read in chunks (weights files are hundreds of MiB)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk_bytes):
+            h.update(block)
+    return h.hexdigest()

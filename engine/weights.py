@@ -10,7 +10,6 @@ is never touched.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import urllib.error
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import SgvError
-from engine.fileio import atomic_path
+from engine.fileio import atomic_path, sha256_file
 
 
 class WeightsMissing(SgvError):
@@ -189,14 +188,6 @@ def status() -> list[dict]:
             }
         )
     return rows
-
-
-def sha256_file(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk_bytes):
-            h.update(block)
-    return h.hexdigest()
 
 
 def verify(name: str, path: str | os.PathLike, label: str | None = None) -> str:

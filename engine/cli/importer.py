@@ -33,11 +33,12 @@ def register(sub) -> None:
 
 def cmd_import(args) -> int:
     from engine import legacy
+    from engine.checkpoint import import_upstream
 
     out = args.out if args.out is not None else args.pkl.with_suffix(".safetensors")
     if out.suffix.lower() in legacy.LEGACY_SUFFIXES or (out.exists() and out.resolve() == args.pkl.resolve()):
         raise SgvError(f"{out}: --out must be a new .safetensors file, not the pickle itself")
-    fingerprint, up = legacy.import_upstream(args.pkl, out)
+    fingerprint, up = import_upstream(args.pkl, out)
     cfg = up.generator.config
     kimg = f", {up.info['kimg']:g} kimg" if "kimg" in up.info else ""
     cond = f", {cfg.c_dim} classes" if cfg.c_dim else ""
