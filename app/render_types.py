@@ -162,6 +162,7 @@ class MotionDirections:
     std: np.ndarray  # [K] standard deviation along each
     samples: int
     from_cache: bool
+    spread: float = 0.0  # σ of the codes: RMS distance of an anchor code from the mean code (the sliders' unit)
 
 
 @dataclass(frozen=True)

@@ -214,8 +214,9 @@ class EngineBackend:
             try:
                 with np.load(path, allow_pickle=False) as z:
                     mean, comps, std, n = z["mean"], z["components"], z["std"], int(z["samples"])
+                    spread = float(z["spread"])  # entries written before it existed are recomputed
                 if comps.shape[1] == mean.shape[0] == self.info.motion_u_dim and std.shape[0] == comps.shape[0]:
-                    return MotionDirections(self.fingerprint, mean, comps, std, n, from_cache=True)
+                    return MotionDirections(self.fingerprint, mean, comps, std, n, True, spread)
             except (OSError, ValueError, KeyError):
                 pass  # a damaged cache entry is recomputed and replaced
         u = np.concatenate([self.anchor_codes(s, 0, DIRECTION_ANCHORS - 1) for s in range(DIRECTION_SEEDS)])
@@ -224,13 +225,22 @@ class EngineBackend:
         _, s, vt = np.linalg.svd(u - mean, full_matrices=False)
         k = min(NUM_DIRECTIONS, vt.shape[0])
         std = s[:k] / math.sqrt(max(len(u) - 1, 1))
+        spread = float(math.sqrt((s**2).sum() / max(len(u) - 1, 1)))  # all directions, not only the top k
         out = MotionDirections(
-            self.fingerprint, mean.astype(np.float32), vt[:k].astype(np.float32), std.astype(np.float32), len(u), False
+            self.fingerprint,
+            mean.astype(np.float32),
+            vt[:k].astype(np.float32),
+            std.astype(np.float32),
+            len(u),
+            False,
+            spread,
         )
         if path is not None:
             try:
                 with atomic_path(path) as tmp:
-                    np.savez(tmp, mean=out.mean, components=out.components, std=out.std, samples=out.samples)
+                    np.savez(
+                        tmp, mean=out.mean, components=out.components, std=out.std, samples=out.samples, spread=spread
+                    )
             except OSError:
                 pass  # no cache dir: recompute next time
         return out

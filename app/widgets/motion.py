@@ -19,8 +19,9 @@ from app.state import AppState, Motion, affected_time_range
 from app.widgets.base import Frame, Panel
 
 NEAR_BEFORE, NEAR_AFTER = 2, 3
+UNIT_TIP = "σ: the spread of this model's anchor codes; ±1 σ is as far as a typical anchor code lies from the mean"
 MAX_GLOBAL_ANCHORS = 256
-SLIDER_RANGE = 4.0  # ± standard deviations
+SLIDER_RANGE = 3.0  # ± σ, the spread of the model's anchor codes (see slider_unit)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -41,16 +42,31 @@ def loop_anchors(start: float, end: float, delta_z: float) -> list[int]:
     return list(range(int(math.floor(start / delta_z)), int(math.floor(end / delta_z)) + 2))
 
 
+def slider_unit(dirs: MotionDirections) -> np.ndarray:
+    """Code-space length of one slider unit along each direction. [K]
+
+    One σ is the spread of the model's anchor codes: the RMS distance of an anchor code from the mean code.
+    Not the spread along the direction itself: the anchor codes' variance is spread nearly evenly over all
+    their dimensions (the bundled model: 128 dims, the top 8 directions hold 15 % of it, σ along each
+    0.62-0.70 against 4.7 in all), so ±4 of a direction's own σ moved a code by less than the distance
+    between two typical codes and changed the frame by 1-3 % RMSE. In these units ±1 σ is as far as a typical
+    anchor code lies from the mean, and the slider ends (±3 σ) change the frame about as much as another
+    motion seed does, or more. Directions computed without a spread (spread = 0) keep their own σ.
+    """
+    if dirs.spread > 0:
+        return np.full(dirs.components.shape[0], dirs.spread, np.float64)
+    return dirs.std.astype(np.float64)
+
+
 def coords(u: np.ndarray, base: np.ndarray, dirs: MotionDirections) -> np.ndarray:
-    """Slider values of code u: its offset from the unedited code along each direction, in std units. [K]"""
-    return ((u.astype(np.float64) - base) @ dirs.components.T.astype(np.float64)) / dirs.std
+    """Slider values of code u: its offset from the unedited code along each direction, in σ. [K]"""
+    return ((u.astype(np.float64) - base) @ dirs.components.T.astype(np.float64)) / slider_unit(dirs)
 
 
 def move(u: np.ndarray, dirs: MotionDirections, j: int, delta: float) -> np.ndarray:
-    """u moved by `delta` standard deviations along direction j (other directions untouched)."""
-    return (u.astype(np.float64) + delta * float(dirs.std[j]) * dirs.components[j].astype(np.float64)).astype(
-        np.float32
-    )
+    """u moved by `delta` σ along direction j (other directions untouched)."""
+    step = delta * float(slider_unit(dirs)[j])
+    return (u.astype(np.float64) + step * dirs.components[j].astype(np.float64)).astype(np.float32)
 
 
 def set_anchors(motion: Motion, codes: dict[int, tuple[np.ndarray, np.ndarray]]) -> Motion:
@@ -126,11 +142,12 @@ class MotionPanel(Panel):
         if imgui.button("Reset all edits") and state.motion.overrides:
             state.set_motion(state.motion.without_overrides(), "reset motion edits")
         imgui.same_line()
-        imgui.text_disabled(f"{dirs.components.shape[0]} PCA directions")
+        imgui.text_disabled(f"{dirs.components.shape[0]} PCA directions, σ = {float(slider_unit(dirs)[0]):.3g}")
         if imgui.is_item_hovered():
             imgui.set_tooltip(
                 f"principal directions of {dirs.samples} anchor codes of this model"
                 + (", from the cache" if dirs.from_cache else ", computed now and cached")
+                + ";\nσ: the spread of those codes (RMS distance of a code from their mean)"
             )
 
     def _anchor_list(self, f: Frame, dz: float) -> None:
@@ -166,7 +183,9 @@ class MotionPanel(Panel):
         with item_width(-lay.em * 4):
             for j, value in enumerate(values):
                 shown = round(float(value), 4) + 0.0  # no "-0.00" from float32 round-off
-                changed, new = imgui.slider_float(f"dir {j + 1}", shown, -SLIDER_RANGE, SLIDER_RANGE, "%.2f")
+                changed, new = imgui.slider_float(f"dir {j + 1}", shown, -SLIDER_RANGE, SLIDER_RANGE, "%+.2f σ")
+                if imgui.is_item_hovered():
+                    imgui.set_tooltip(UNIT_TIP)
                 if imgui.is_item_activated():
                     self._gesture += 1
                 if changed:
@@ -187,6 +206,7 @@ class MotionPanel(Panel):
         bases = {i: f.view.anchor_code(state.motion.seed, i) for i in anchors}
         lo, hi = affected_time_range(anchors, dz)
         imgui.text(f"Global (loop {tl.loop_start:g}..{tl.loop_end:g}): changes t in ({lo:g}, {hi:g})")
+        imgui.text_disabled(f"each row shows the mean over the loop's {len(anchors)} anchors; moving it moves all")
         if any(b is None for b in bases.values()):
             imgui.text_disabled("fetching anchor codes ...")
             return
@@ -195,7 +215,11 @@ class MotionPanel(Panel):
         with item_width(-lay.em * 4):
             for j in range(min(3, len(mean))):
                 shown = round(float(mean[j]), 4) + 0.0
-                changed, new = imgui.slider_float(f"global {j + 1}", shown, -SLIDER_RANGE, SLIDER_RANGE, "%.2f")
+                changed, new = imgui.slider_float(f"global {j + 1}", shown, -SLIDER_RANGE, SLIDER_RANGE, "mean %+.2f σ")
+                if imgui.is_item_hovered():
+                    imgui.set_tooltip(
+                        f"mean over {len(anchors)} anchors of their offset along direction {j + 1}\n{UNIT_TIP}"
+                    )
                 if imgui.is_item_activated():
                     self._gesture += 1
                 if changed:
