@@ -19,7 +19,6 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 NO_DISPLAY_MESSAGE = (
@@ -60,16 +59,6 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-@dataclass
-class MenuItem:
-    """An entry later features add to a menu: app.menu_items["Train"].append(MenuItem("Train...", fn))."""
-
-    label: str
-    action: Callable[[], None]
-    shortcut: str = ""
-    enabled: Callable[[], bool] = lambda: True
-
-
 class StudioApp:
     def __init__(self, opts: argparse.Namespace):
         # Heavy imports here, after the display check: imgui and torch (through the renderer).
@@ -104,10 +93,10 @@ class StudioApp:
         self.session_save_dialog = FileDialog("Save session", "save", (".json",), ".json")
         self.session_path: str | None = None
         self.messages: deque[tuple[float, str, bool]] = deque(maxlen=50)
-        self.menu_items: dict[str, list[MenuItem]] = {"Train": []}
+        from app.widgets.base import MenuItem
         from app.widgets.training import training_menu_items
 
-        self.menu_items["Train"] += training_menu_items(self)
+        self.menu_items: dict[str, list[MenuItem]] = {"Train": training_menu_items(self)}
         self.frame = None
         self.clock = None
         self._last_play_t: float | None = None

@@ -36,6 +36,19 @@ class Actions(Protocol):
     @property
     def drops_supported(self) -> bool: ...
     def renderer_stats(self) -> RendererStats: ...
+    def focus_panel(self, name: str) -> None: ...
+    @property
+    def panels(self) -> list[Panel]: ...
+
+
+@dataclass
+class MenuItem:
+    """An entry a feature adds to a main-menu menu: app.menu_items["Train"].append(MenuItem("Train...", fn))."""
+
+    label: str
+    action: Callable[[], None]
+    shortcut: str = ""
+    enabled: Callable[[], bool] = lambda: True
 
 
 @dataclass

@@ -20,7 +20,7 @@ from app.gui.texture import Texture
 from app.paths import config_dir
 from app.sgv_commands import DEFAULT_COMMAND
 from app.training_runs import RunSpec, RunStatus, TrainingRun, TrainingRuns, format_duration, tick_line
-from app.widgets.base import Frame, Panel
+from app.widgets.base import Actions, Frame, MenuItem, Panel
 from app.widgets.train_dialogs import NewRunDialog, PathDialog, PrepareDialog
 from engine.errors import SgvError
 
@@ -301,10 +301,8 @@ class TrainingPanel(Panel):
             imgui.end_child()
 
 
-def training_menu_items(app) -> list:
+def training_menu_items(app: Actions) -> list[MenuItem]:
     """The Train menu (app.menu_items["Train"]): each item shows the Training panel and opens its dialog."""
-    from app.main import MenuItem
-
     panel = next(p for p in app.panels if isinstance(p, TrainingPanel))
 
     def show(action):
