@@ -28,10 +28,11 @@ import numpy as np
 
 from app.jobs import JobContext, Progress
 from app.state import Content, Motion
+from engine.suffixes import PICTURE_EXTS
 
 LOSS_CHOICES = ("auto", "lpips", "pixel")
 FIT_CHOICES = ("crop", "pad")
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+IMAGE_EXTS = PICTURE_EXTS  # what the Project panel opens
 DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED = "ViT-B-32", "openai"
 CLIP_SCORE_MOTIONS = 4  # fixed motions for the noise-free CLIP loss shown before/after an edit
 

@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 from engine.fileio import atomic_write_text
+from engine.paths import APP_DIR_NAME, cache_root
 
-APP_DIR_NAME = "sgv-studio"
 MAX_RECENT = 10
 
 
@@ -22,8 +22,7 @@ def config_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / APP_DIR_NAME
+    return cache_root()
 
 
 class RecentFiles:

@@ -51,6 +51,7 @@ from app.render_types import (
 )
 from app.state import Content, Motion
 from engine.checkpoint import BUNDLED_MODEL
+from engine.devices import default_device
 from engine.errors import SgvError
 from engine.fileio import atomic_path
 from engine.video import to_uint8
@@ -60,10 +61,6 @@ THUMB_CACHE_BYTES = 64 << 20
 TASK_BUDGET_S = 0.1  # a batch should take about this long, so a new request waits at most ~one batch
 MAX_BATCH = 8
 DIRECTION_SEEDS, DIRECTION_ANCHORS, NUM_DIRECTIONS = 48, 24, 8
-
-
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def describe_error(e: BaseException) -> str:
@@ -317,7 +314,7 @@ class Renderer:
         wake: Callable[[], None] | None = None,
         loader: Callable[[str | None, str], object] | None = None,
     ):
-        self.device = device or default_device()
+        self.device = device or default_device().type
         self.cache_dir = cache_dir
         self.render_delay_s = render_delay_s  # debugging/tests: pretend each frame takes this long
         self._wake = wake or (lambda: None)

@@ -39,7 +39,7 @@ import numpy as np
 
 from app.sgv_commands import DEFAULT_COMMAND, crash_message, signal_group, signal_process, terminal_lines
 from engine.errors import SgvError
-from engine.fileio import atomic_write_text
+from engine.fileio import JsonlTail, atomic_write_text
 
 STDERR_LOG = "train-stderr.log"
 STOP_TIMEOUT_S = 120.0  # a graceful stop finishes a step and writes a snapshot + samples; big models take a while
@@ -288,7 +288,7 @@ class TrainingRun:
         self.stderr_tail: list[str] = []
         self.version = 0  # bumped whenever anything above changes
         self.events: deque[tuple[str, str]] = deque(maxlen=50)  # ("error"|"info", message) for the status bar
-        self._log = _LogTail(self.run_dir / "log.jsonl")
+        self._log = JsonlTail(self.run_dir / "log.jsonl")
         self._launched_at: float | None = None  # time.time() of our launch; ticks after it mean "running"
         self._stderr_offset = 0
         self._stderr_size = -1
@@ -549,46 +549,6 @@ class TrainingRun:
         self._stderr_size = size
         self.stderr_tail = [ln for ln in terminal_lines(self._stderr_since_launch(64 * 1024)) if ln.strip()][-200:]
         self.version += 1
-
-
-class _LogTail:
-    """Incremental reader of log.jsonl: complete new lines only; starts over when the file is replaced
-    (the trainer rewrites it atomically when resuming from an older state)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._ino: int | None = None
-        self._offset = 0
-
-    def read_new(self) -> tuple[list[dict], bool]:
-        try:
-            st = self.path.stat()
-        except OSError:
-            reset = self._ino is not None
-            self._ino, self._offset = None, 0
-            return [], reset
-        reset = st.st_ino != self._ino or st.st_size < self._offset
-        if reset:
-            self._ino, self._offset = st.st_ino, 0
-        if st.st_size == self._offset:
-            return [], reset
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self._offset)
-                data = f.read()
-        except OSError:
-            return [], False
-        end = data.rfind(b"\n") + 1  # a torn last line waits for its newline
-        out = []
-        for raw in data[:end].splitlines():
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(obj, dict):
-                out.append(obj)
-        self._offset += end
-        return out, reset
 
 
 def _series(ticks: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]:

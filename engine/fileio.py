@@ -78,12 +78,12 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def append_jsonl(path: str | os.PathLike, record: dict) -> None:
+def append_jsonl(path: str | os.PathLike, record: dict, sort_keys: bool = False) -> None:
     """Append one JSON object as one line, with one write() on an O_APPEND file and fsync: concurrent writers
     never interleave, and a kill mid-write leaves at most a torn last line (read_jsonl skips it). NaN/inf
     become null (JSON has none); other non-JSON values (paths) become strings."""
     clean = json.loads(json.dumps(record, default=str), parse_constant=lambda _: None)
-    line = (json.dumps(clean, allow_nan=False) + "\n").encode()
+    line = (json.dumps(clean, allow_nan=False, sort_keys=sort_keys) + "\n").encode()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
@@ -98,7 +98,7 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
     """Every complete line of a JSON-lines file (a torn last line is skipped); [] if it does not exist."""
     out = []
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(errors="replace")  # a torn last line may end inside a UTF-8 sequence
     except FileNotFoundError:
         return out
     for raw in text.splitlines():
@@ -107,6 +107,47 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
         except json.JSONDecodeError:
             continue
     return out
+
+
+class JsonlTail:
+    """Incremental reader of a JSON-lines file another process appends to (a run's log.jsonl): each call returns
+    the complete new lines only, and starts over when the file is replaced (a resumed run rewrites its log)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._ino: int | None = None
+        self._offset = 0
+
+    def read_new(self) -> tuple[list[dict], bool]:
+        """(new objects, whether the file was replaced or removed since the last call)."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            reset = self._ino is not None
+            self._ino, self._offset = None, 0
+            return [], reset
+        reset = st.st_ino != self._ino or st.st_size < self._offset
+        if reset:
+            self._ino, self._offset = st.st_ino, 0
+        if st.st_size == self._offset:
+            return [], reset
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._offset)
+                data = f.read()
+        except OSError:
+            return [], False
+        end = data.rfind(b"\n") + 1  # a torn last line waits for its newline
+        out = []
+        for raw in data[:end].splitlines():
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                out.append(obj)
+        self._offset += end
+        return out, reset
 
 
 def sha256_file(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:

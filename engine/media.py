@@ -36,13 +36,12 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from engine.errors import SgvError
+from engine.suffixes import PICTURE_EXTS, VIDEO_EXTS
 
-VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".webm", ".avi")  # .mp4 (H.264, yuv420p) is the default everywhere
-IMAGE_EXTS = (".png", ".jpg", ".jpeg")
 MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 2, 16384
 
 # A file name like these is almost certainly a typo for a video file, not a folder of frames.
-_NOT_A_FOLDER_EXTS = (*IMAGE_EXTS, ".gif", ".webp", ".bmp", ".tif", ".tiff", ".wmv", ".flv", ".m4v", ".mpg")
+_NOT_A_FOLDER_EXTS = (*PICTURE_EXTS, ".wmv", ".flv", ".m4v", ".mpg")
 
 
 class MediaError(SgvError, ValueError):

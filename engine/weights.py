@@ -20,6 +20,7 @@ from pathlib import Path
 
 from engine.errors import SgvError
 from engine.fileio import atomic_path, sha256_file
+from engine.paths import cache_root
 
 
 class WeightsMissing(SgvError):
@@ -106,11 +107,7 @@ REGISTRY: dict[str, WeightsEntry] = {
 def cache_dir() -> Path:
     """$SGV_WEIGHTS_DIR, else $XDG_CACHE_HOME/sgv-studio/weights, else ~/.cache/sgv-studio/weights."""
     env = os.environ.get("SGV_WEIGHTS_DIR")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "sgv-studio" / "weights"
+    return Path(env).expanduser() if env else cache_root() / "weights"
 
 
 def entry(name: str) -> WeightsEntry:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from engine.cli.common import Progress, add_model_args, load_model, parse_seeds
 from engine.errors import SgvError
-from engine.media import VIDEO_EXTS
+from engine.suffixes import VIDEO_EXTS
 
 # ----------------------------------------------------------------------------------------------------
 # sgv generate

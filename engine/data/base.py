@@ -21,9 +21,9 @@ import numpy as np
 from PIL import Image
 
 from engine.errors import SgvError
+from engine.suffixes import IMAGE_EXTS
 
 DEFAULT_FPS = 25.0  # what a dataset without frame-rate metadata is assumed to run at (upstream's usual rate)
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
 META_FILE = "dataset.json"  # fps, resolution, labels, provenance (see README "Datasets")
 SKIPPED_FILE = "skipped.txt"  # files `sgv dataset prepare` could not use, one "file: reason" per line
 

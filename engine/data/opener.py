@@ -30,17 +30,14 @@ from engine.data.base import META_FILE, DatasetError, VideoDataset, is_image_nam
 from engine.data.layout import FORMAT_NAME
 from engine.data.prepare import JOURNAL, labels_file_signature, list_video_sources, prepare_dataset, signature
 from engine.data.readers import FrameFolderDataset, ShardedZipDataset, ZipFramesDataset, is_sharded_root
+from engine.paths import cache_root
+from engine.suffixes import READ_VIDEO_EXTS
 
-VIDEO_EXTS = (
-    *(".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".gif"),
-    *(".ts", ".mts", ".m2ts", ".3gp", ".ogv", ".vob", ".mxf"),
-)
 CACHE_VERSION = 1
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "sgv-studio" / "datasets"
+    return cache_root() / "datasets"
 
 
 def cache_path_for(src: Path, resolution: int, fps: float | None = None, cache_dir: Path | None = None) -> Path:
@@ -92,7 +89,7 @@ def _scan(root: Path) -> tuple[dict[str, list[str]], list[str], list[str], int]:
                 frames[rel] = sorted(images, key=natural_key)
         for f in filenames:
             if _is_candidate(f):
-                (videos if f.lower().endswith(VIDEO_EXTS) else others).append(f if rel == "." else f"{rel}/{f}")
+                (videos if f.lower().endswith(READ_VIDEO_EXTS) else others).append(f if rel == "." else f"{rel}/{f}")
     return frames, videos, others, loose
 
 

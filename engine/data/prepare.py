@@ -16,7 +16,6 @@ a zip output: `<name>.skipped.txt`) and in dataset.json. `--format zip` builds t
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import multiprocessing
 import os
@@ -52,7 +51,7 @@ from engine.data.layout import (
     video_dir,
     write_meta,
 )
-from engine.fileio import atomic_write_text
+from engine.fileio import append_jsonl, atomic_write_text, read_jsonl
 
 JOURNAL = ".sgv-prepare.jsonl"
 MAX_RESOLUTION = 4096
@@ -287,15 +286,7 @@ def labels_file_signature(src: Path) -> list[int] | None:
 
 
 def _journal_records(stage: Path) -> dict[str, dict]:
-    out: dict[str, dict] = {}
-    path = stage / JOURNAL
-    if path.is_file():
-        for line in path.read_text(errors="replace").splitlines():
-            with contextlib.suppress(ValueError):
-                rec = json.loads(line)
-                if isinstance(rec, dict) and "name" in rec:
-                    out[rec["name"]] = rec
-    return out
+    return {rec["name"]: rec for rec in read_jsonl(stage / JOURNAL) if isinstance(rec, dict) and "name" in rec}
 
 
 def _prepare_section(meta: dict, where: str, opts: PrepareOptions) -> dict[str, dict]:
@@ -411,15 +402,12 @@ def prepare_dataset(
     bar, report = _progress(progress, len(sources), reused, out)
     stage.mkdir(parents=True, exist_ok=True)
     try:
-        with open(stage / JOURNAL, "a", encoding="utf-8") as journal:
-            for rec in _run_tasks(tasks, workers or default_workers(len(tasks))):
-                journal.write(json.dumps(rec, sort_keys=True) + "\n")
-                journal.flush()
-                os.fsync(journal.fileno())
-                records[rec["name"]] = rec
-                if rec["status"] == "skipped" and (stage / rec["name"]).is_dir():
-                    shutil.rmtree(stage / rec["name"])  # an earlier version of a now unreadable file
-                report(rec)
+        for rec in _run_tasks(tasks, workers or default_workers(len(tasks))):
+            append_jsonl(stage / JOURNAL, rec, sort_keys=True)
+            records[rec["name"]] = rec
+            if rec["status"] == "skipped" and (stage / rec["name"]).is_dir():
+                shutil.rmtree(stage / rec["name"])  # an earlier version of a now unreadable file
+            report(rec)
     finally:
         if bar is not None:
             bar.close()

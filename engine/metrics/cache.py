@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
 from pathlib import Path
 
 import numpy as np
 
 from engine.fileio import atomic_write_bytes
+from engine.paths import cache_root
 
 FORMAT = "sgv-studio.metric-stats"
 FORMAT_VERSION = 1
@@ -26,10 +26,7 @@ FORMAT_VERSION = 1
 
 def default_cache_dir() -> Path:
     """$SGV_CACHE_DIR/metrics, else $XDG_CACHE_HOME/sgv-studio/metrics, else ~/.cache/sgv-studio/metrics."""
-    if os.environ.get("SGV_CACHE_DIR"):
-        return Path(os.environ["SGV_CACHE_DIR"]).expanduser() / "metrics"
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "sgv-studio" / "metrics"
+    return cache_root("SGV_CACHE_DIR") / "metrics"
 
 
 def dataset_fingerprint(ds) -> dict:

@@ -14,8 +14,9 @@ import torch
 from engine.metrics.detectors import Detector, MetricError
 from engine.metrics.fakes import render_fake_videos
 from engine.metrics.frechet import FeatureStats
-from engine.metrics.fvd import Advance, _comm_device
+from engine.metrics.fvd import Advance
 from engine.metrics.protocol import Protocol, fake_times
+from engine.train.distributed import comm_device
 
 
 class FrameReader(torch.utils.data.Dataset):
@@ -56,7 +57,7 @@ def real_stats(
         stats.append(detector(frames.permute(0, 3, 1, 2)), weights)
         if advance:
             advance(frames.shape[0])
-    stats.all_reduce(world, _comm_device(detector.device))
+    stats.all_reduce(world, comm_device(detector.device))
     return stats
 
 
@@ -81,5 +82,5 @@ def fake_stats(
         stats.append(detector(x.flatten(0, 1)))  # [n·T, 3, H, W]
         if advance:
             advance(x.shape[0] * x.shape[1])
-    stats.all_reduce(world, _comm_device(detector.device))
+    stats.all_reduce(world, comm_device(detector.device))
     return stats

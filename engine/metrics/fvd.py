@@ -17,6 +17,7 @@ from engine.metrics.detectors import Detector, MetricError
 from engine.metrics.fakes import render_fake_videos
 from engine.metrics.frechet import FeatureStats
 from engine.metrics.protocol import Protocol, clip_frames, clip_offset, eligible_videos, fake_times, shard
+from engine.train.distributed import comm_device
 
 Advance = Callable[[int], None]  # called with the number of items this rank just finished
 
@@ -73,7 +74,7 @@ def real_stats(
         stats.append(detector(clips.permute(0, 4, 1, 2, 3)))  # [n, 3, T, H, W]
         if advance:
             advance(clips.shape[0])
-    stats.all_reduce(world, _comm_device(detector.device))
+    stats.all_reduce(world, comm_device(detector.device))
     return stats
 
 
@@ -100,14 +101,5 @@ def fake_stats(
         stats.append(detector(x.permute(0, 2, 1, 3, 4)))  # [n, T, 3, H, W] → [n, 3, T, H, W]
         if advance:
             advance(x.shape[0])
-    stats.all_reduce(world, _comm_device(detector.device))
+    stats.all_reduce(world, comm_device(detector.device))
     return stats
-
-
-def _comm_device(device: torch.device) -> torch.device:
-    """NCCL reduces CUDA tensors; gloo (CPU ranks) reduces CPU tensors."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized() and dist.get_backend() == "nccl":
-        return device
-    return torch.device("cpu")

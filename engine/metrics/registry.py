@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
 
 from engine.fileio import append_jsonl
 from engine.metrics import cache as stats_cache
@@ -24,6 +23,7 @@ from engine.metrics import fid, fvd
 from engine.metrics.detectors import Detector, MetricError, load_detector
 from engine.metrics.frechet import frechet_distance
 from engine.metrics.protocol import Protocol, eligible_videos
+from engine.train.distributed import broadcast_values
 
 PROTOCOL_VERSION = 1  # bump when anything that changes real statistics changes (invalidates caches)
 
@@ -90,7 +90,7 @@ def calc(
     key = _cache_key(ds, det, protocol, seed, max_real)
     cache_path = stats_cache.cache_file(Path(cache_dir) if cache_dir else stats_cache.default_cache_dir(), key)
     cached = stats_cache.load(cache_path, key) if (cache and rank == 0) else None
-    hit = _broadcast_flag(cached is not None, world, det.device)
+    hit = broadcast_values([float(cached is not None)], world, det.device)[0] > 0  # rank 0 read the cache
     lengths = [ds.num_frames(i) for i in range(len(ds))]
     label_videos = (
         eligible_videos(lengths, protocol.clip_span, None) if protocol.kind == "fvd" else list(range(len(ds)))
@@ -109,7 +109,7 @@ def calc(
         num_real = stats.count
         if cache and rank == 0:
             stats_cache.save(cache_path, key, mu_real, sigma_real, num_real)
-    num_real = int(_broadcast([float(num_real)], world, det.device)[0])
+    num_real = int(broadcast_values([float(num_real)], world, det.device)[0])
 
     # -- generated statistics and the distance, per run ------------------------------------------------
     values = []
@@ -127,7 +127,7 @@ def calc(
                 raise MetricError(f"{det.path}: the detector produced NaN/inf features for generated videos")
             value = frechet_distance(mu_fake, sigma_fake, mu_real, sigma_real)
         values.append(value)
-    values = _broadcast(values, world, det.device)
+    values = broadcast_values(values, world, det.device)
 
     result = {
         "metric": name,
@@ -218,23 +218,6 @@ def _results(name: str, values: list[float]) -> dict:
     out[f"{name}_mean"] = float(np.mean(values))
     out[f"{name}_std"] = float(np.std(values))
     return out
-
-
-def _comm(device: torch.device) -> torch.device:
-    return fvd._comm_device(device)
-
-
-def _broadcast(values: list[float], world: int, device: torch.device) -> list[float]:
-    """Rank 0's values on every rank."""
-    if world <= 1:
-        return [float(v) for v in values]
-    t = torch.tensor(values, dtype=torch.float64, device=_comm(device))
-    dist.broadcast(t, src=0)
-    return [float(v) for v in t.cpu()]
-
-
-def _broadcast_flag(flag: bool, world: int, device: torch.device) -> bool:
-    return _broadcast([1.0 if flag else 0.0], world, device)[0] > 0
 
 
 class _Progress:

@@ -83,6 +83,22 @@ def reduce_sum(values: torch.Tensor, world: int) -> torch.Tensor:
     return values
 
 
+def comm_device(device: torch.device) -> torch.device:
+    """Where collective ops take their tensors: the rank's GPU under NCCL, the CPU under gloo (or one rank)."""
+    if dist.is_available() and dist.is_initialized() and dist.get_backend() == "nccl":
+        return device
+    return torch.device("cpu")
+
+
+def broadcast_values(values: list[float], world: int, device: torch.device) -> list[float]:
+    """Rank 0's values on every rank (float64; `device` is this rank's, e.g. a detector's)."""
+    if world <= 1:
+        return [float(v) for v in values]
+    t = torch.tensor(values, dtype=torch.float64, device=comm_device(device))
+    dist.broadcast(t, src=0)
+    return [float(v) for v in t.cpu()]
+
+
 def broadcast_flag(flag: bool, ranks: Ranks) -> bool:
     """True on every rank if it is True on any (an abort request on one rank stops all)."""
     if ranks.world == 1:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from engine.devices import device_kind
 from engine.train import distributed
 from engine.train.loop import ProgressFn, TrainResult, training_loop
 from engine.train.options import TrainingError, TrainOptions
@@ -51,12 +52,6 @@ class StopFlag:
         return lambda: [signal.signal(s, h) for s, h in previous.items()]
 
 
-def device_kind(opts: TrainOptions) -> str:
-    if opts.device:
-        return torch.device(opts.device).type
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def run_training(
     opts: TrainOptions,
     resume: str | None = None,
@@ -68,7 +63,7 @@ def run_training(
     spawned rank (callbacks cannot cross process boundaries); it must be picklable (a module-level function).
     """
     opts.validate()
-    kind = device_kind(opts)
+    kind = device_kind(opts.device)
     if kind == "cuda" and opts.gpus > torch.cuda.device_count():
         raise TrainingError(f"--gpus {opts.gpus}: only {torch.cuda.device_count()} CUDA device(s) visible")
     under = distributed.from_torchrun()
