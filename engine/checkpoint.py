@@ -61,6 +61,17 @@ def save_generator(G: Generator, path: str | os.PathLike, provenance: dict | Non
 
 def read_model_file(path: str | os.PathLike) -> tuple[GeneratorConfig, dict[str, torch.Tensor], dict[str, str]]:
     """Config, tensors and raw metadata of a model file, fully validated. Raises CheckpointError."""
+    return read_checked_file(
+        path, FORMAT, "an sgv-studio model (upstream pickles: `sgv import`)", generator_config_from_json
+    )
+
+
+def read_checked_file(
+    path: str | os.PathLike, fmt: str, what: str, parse_config, version: int = FORMAT_VERSION
+) -> tuple[object, dict[str, torch.Tensor], dict[str, str]]:
+    """(config, tensors, metadata) of an sgv-studio safetensors file of format `fmt` (`what` names it in errors):
+    the config parsed by `parse_config(text, where=...)`, then the fingerprint checked. Shared by every model
+    kind (base generators, cascade SR levels)."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such file")
@@ -77,14 +88,14 @@ def read_model_file(path: str | os.PathLike) -> tuple[GeneratorConfig, dict[str,
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             metadata = f.metadata() or {}
-            _check_metadata(path, metadata)
+            _check_metadata(path, metadata, fmt, what, version)
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except SafetensorError as e:
         raise CheckpointError(f"{path}: {_describe_safetensors_error(e, size)}") from None
     except (OSError, RuntimeError) as e:
         raise CheckpointError(f"{path}: cannot read ({e})") from None
     try:
-        config = generator_config_from_json(metadata["config"], where=f"{path}: config")
+        config = parse_config(metadata["config"], where=f"{path}: config")
     except ConfigError as e:
         raise CheckpointError(str(e)) from None
     if fingerprint(metadata["config"], tensors) != metadata.get("fingerprint"):
@@ -92,21 +103,25 @@ def read_model_file(path: str | os.PathLike) -> tuple[GeneratorConfig, dict[str,
     return config, tensors, metadata
 
 
-def _check_metadata(path: Path, metadata: dict[str, str]) -> None:
-    fmt = metadata.get("format")
-    if fmt != FORMAT:
-        what = f"format '{fmt}'" if fmt else "no sgv-studio metadata"
-        raise CheckpointError(
-            f"{path}: a safetensors file with {what}, not an sgv-studio model (upstream pickles: `sgv import`)"
-        )
+# Formats of other sgv-studio model files, so opening one in the wrong place says what it is.
+_OTHER_FORMATS = {"sgv-studio.sr": "a cascade super-resolution model (use it with --sr beside a base model)"}
+
+
+def _check_metadata(path: Path, metadata: dict[str, str], fmt: str, what: str, max_version: int) -> None:
+    found = metadata.get("format")
+    if found != fmt:
+        if found in _OTHER_FORMATS and fmt == FORMAT:
+            raise CheckpointError(f"{path}: is {_OTHER_FORMATS[found]}, not a base generator")
+        desc = f"format '{found}'" if found else "no sgv-studio metadata"
+        raise CheckpointError(f"{path}: a safetensors file with {desc}, not {what}")
     try:
         version = int(metadata.get("format_version", "0"))
     except ValueError:
         raise CheckpointError(f"{path}: unreadable format_version {metadata.get('format_version')!r}") from None
-    if version > FORMAT_VERSION:
+    if version > max_version:
         raise CheckpointError(
             f"{path}: written by a newer sgv-studio (format {version}, this one reads "
-            f"{FORMAT_VERSION}); upgrade sgv-studio"
+            f"{max_version}); upgrade sgv-studio"
         )
     if "config" not in metadata:
         raise CheckpointError(f"{path}: model file has no config in its metadata")
@@ -168,6 +183,10 @@ def _is_upstream_pickle(path: str | os.PathLike) -> bool:
 def model_info(path: str | os.PathLike) -> dict:
     if _is_upstream_pickle(path):
         return upstream_model_info(path)
+    if _peek_format(path) == "sgv-studio.sr":
+        from engine.cascade.checkpoint import sr_model_info  # cascade SR levels describe themselves
+
+        return sr_model_info(path)
     config, tensors, metadata = read_model_file(path)
     n_params = sum(
         t.numel()
@@ -183,6 +202,15 @@ def model_info(path: str | os.PathLike) -> dict:
         "config": json.loads(metadata["config"]),
         "provenance": json.loads(metadata["provenance"]) if "provenance" in metadata else None,
     }
+
+
+def _peek_format(path: str | os.PathLike) -> str | None:
+    """The `format` metadata of a safetensors file, or None when it cannot be read (the full read says why)."""
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            return (f.metadata() or {}).get("format")
+    except Exception:  # noqa: BLE001 (any failure here is reported by the validated read that follows)
+        return None
 
 
 # ----------------------------------------------------------------------------------------------------

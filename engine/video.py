@@ -128,6 +128,11 @@ class Video:
     def native_fps(self) -> float:
         return self.G.config.native_fps
 
+    @property
+    def resolution(self) -> int:
+        """Side of the frames this video renders (export sizes its output by it; a cascade's is larger)."""
+        return self.G.img_resolution
+
     def times(
         self, num_frames: int, fps: float | None = None, t_start: float = 0.0, time_scale: float = 1.0
     ) -> np.ndarray:
@@ -219,12 +224,15 @@ def export_video(
 ) -> int:
     """Render a clip to an .mp4 (H.264, yuv420p) or a folder of PNG frames. Returns frames written.
 
+    `video` is anything with frames_uint8(ts), native_fps, resolution and batch_size: a Video or a
+    cascade (engine.cascade.CascadeVideo).
+
     Give either duration_s (seconds of playback at `fps`) or num_frames. fps defaults to the model's
     native fps. `should_stop` is polled between chunks; stopping leaves any previous file untouched.
     """
     fps = fps or video.native_fps
     total = _frame_count(duration_s, num_frames, fps)
-    size = (video.G.img_resolution, video.G.img_resolution)
+    size = (video.resolution, video.resolution)
     return _stream(
         lambda ts: video.frames_uint8(ts),
         out,

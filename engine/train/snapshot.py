@@ -39,11 +39,14 @@ def state_path(run_dir: Path, nimg: int) -> Path:
     return snapshot_dir(run_dir) / f"state-{nimg:010d}.pt"
 
 
-def write_snapshot(run_dir: Path, nimg: int, G_ema, state: dict, provenance: dict, keep_states: int) -> Path:
-    """Model, then state, then model-latest; older states beyond `keep_states` are removed last."""
+def write_snapshot(
+    run_dir: Path, nimg: int, G_ema, state: dict, provenance: dict, keep_states: int, save_model=save_generator
+) -> Path:
+    """Model, then state, then model-latest; older states beyond `keep_states` are removed last.
+    `save_model(G_ema, path, provenance=...)` writes the model file (a cascade SR run passes its own)."""
     run_dir = Path(run_dir)
     model = model_path(run_dir, nimg)
-    save_generator(G_ema, model, provenance=provenance)
+    save_model(G_ema, model, provenance=provenance)
     with atomic_path(state_path(run_dir, nimg)) as tmp:
         torch.save({"format": STATE_FORMAT, "format_version": STATE_VERSION, **state}, tmp)
     with atomic_path(run_dir / "model-latest.safetensors") as tmp:
