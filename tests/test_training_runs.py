@@ -34,13 +34,13 @@ from app.training_runs import (
     TrainingRun,
     TrainingRunError,
     TrainingRuns,
-    _LogTail,
     format_duration,
     lock_holder,
     resume_args,
     tick_line,
 )
 from engine.data import write_synthetic_dataset
+from engine.fileio import JsonlTail
 
 CLI = (sys.executable, "-m", "engine.cli")
 
@@ -147,7 +147,7 @@ def test_formatting_helpers():
 
 def test_log_tail_torn_lines_and_replaced_file(tmp_path):
     path = tmp_path / "log.jsonl"
-    tail = _LogTail(path)
+    tail = JsonlTail(path)
     assert tail.read_new() == ([], False)
     path.write_text('{"kimg": 1}\n{"kimg": 2}\n{"kim')
     assert tail.read_new() == ([{"kimg": 1}, {"kimg": 2}], True)
