@@ -13,6 +13,7 @@ The docking layout lives in the user's config dir (app/paths.py), never the repo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -97,10 +98,13 @@ class StudioApp:
         from app.widgets.training import training_menu_items
 
         self.menu_items: dict[str, list[MenuItem]] = {"Train": training_menu_items(self)}
+        from app.playback import Player
+
         self.frame = None
-        self.clock = None
-        self._last_play_t: float | None = None
+        self.player = Player()
         self._upcoming: tuple[float, ...] = ()
+        self._showing: float | None = None  # t of the playback frame on screen from the player's buffer
+        self._stamp = 0  # of the newest args submitted to the renderer
         self._last_frame_start = time.perf_counter()
         self._started = time.perf_counter()
         self._popup: str | None = None
@@ -274,7 +278,7 @@ class StudioApp:
         ui_ms = (now - self._last_frame_start) * 1000
         self._last_frame_start = now
         had_model = self.view.model is not None
-        for note in self.view.absorb(self.renderer.poll(), self.state, now):
+        for note in self.view.absorb(self.player.take(self.renderer.poll()), self.state, now):
             self.notify(note, error=note == self.view.model_error)
             if not had_model and self.view.model is None:
                 self.focus_panel("Model")  # nothing to show: point at where a model is opened
@@ -287,24 +291,12 @@ class StudioApp:
         self.frame = Frame(self.state, self.view, RenderArgs(), self, self.jobs, now, ui_ms)
 
     def _advance_playback(self, now: float) -> None:
-        from app.playback import PlaybackClock
+        """Playback (app/playback.py): move the playhead, show the frame due from those rendered ahead, and
+        say what to prefetch."""
+        from app.playback import playback_step
 
-        tl, model = self.state.timeline, self.view.model
-        if not tl.playing or model is None:
-            self.clock, self._upcoming = None, ()
-            return
-        in_loop = tl.loop and tl.loop_start <= tl.t <= tl.loop_end
-        loop = (tl.loop_start, tl.loop_end) if in_loop or (self.clock and self.clock.loop) else None
-        if (
-            self.clock is None
-            or not self.clock.matches(tl.fps, model.native_fps, tl.time_scale, loop if tl.loop else None)
-            or tl.t != self._last_play_t
-        ):
-            self.clock = PlaybackClock(now, tl.t, tl.fps, model.native_fps, tl.time_scale, loop if tl.loop else None)
-        tl.t = self.clock.t_at(now)
-        tl.follow()
-        self._last_play_t = tl.t
-        self._upcoming = self.clock.upcoming(now, int(min(max(tl.fps // 2, 2), 16)))
+        render_s = max(self.renderer_stats().render_ms, 1.0) / 1000
+        self._showing, self._upcoming = playback_step(self.player, now, self.state, self.view, self._stamp, render_s)
 
     def _draw_panel(self, panel) -> None:
         if self.frame is None:
@@ -334,7 +326,11 @@ class StudioApp:
                     traceback.print_exc()
                     self._panel_errors[panel.name] = msg
         args.upcoming = self._upcoming
-        self.renderer.submit(args)
+        if self._showing is not None and args.frame is not None:
+            # The frame on screen came from the buffer and is still due: ask for it (a cache hit), not for the
+            # playhead's exact t, which the prefetch stride may skip and the worker would render out of turn.
+            args.frame = dataclasses.replace(args.frame, t=self._showing)
+        self._stamp = self.renderer.submit(args)
         f = self.frame
         f.app_ms = (time.perf_counter() - f.now) * 1000
         self.view.perf.add(f.ui_ms, f.app_ms, self.view.last_render_ms, self.view.achieved_fps(f.now))

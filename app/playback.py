@@ -8,7 +8,12 @@ playback drop frames (the display shows the newest rendered one) rather than slo
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
+
+import numpy as np
+
+from app.render_types import FrameRequest
 
 MIN_FPS, MAX_FPS = 1, 240
 
@@ -54,3 +59,171 @@ class PlaybackClock:
 
     def matches(self, fps: float, native_fps: float, time_scale: float, loop: tuple[float, float] | None) -> bool:
         return (self.fps, self.native_fps, self.time_scale, self.loop) == (fps, native_fps, time_scale, loop)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The UI side of playback: frames rendered ahead reach the UI as they are rendered and the UI shows each at
+# its time. Before, a prefetched frame reached the screen only as the worker's answer to the UI's request
+# for it; the worker keeps only the newest request, so every playback frame that fell while the worker was
+# busy (a prefetch batch, a thumbnail batch) was rendered but never shown.
+
+LATE_FRAMES = 4  # a buffered frame this many playback frames behind the playhead is still shown (not none)
+BUFFER_BYTES = 128 << 20
+
+
+@dataclass(frozen=True)
+class PlaybackFrames:
+    """Renderer → UI: playback frames rendered ahead of the playhead, {t: uint8 [H, W, 3]}."""
+
+    fingerprint: str
+    content_key: tuple
+    motion_key: tuple
+    precision: str
+    frames: dict
+
+
+class PlaybackBuffer:
+    """Frames rendered ahead, keyed by (model fingerprint, content key, motion key, precision, t); the oldest
+    go first beyond a byte budget."""
+
+    def __init__(self, max_bytes: int = BUFFER_BYTES):
+        self.max_bytes, self.bytes = max_bytes, 0
+        self._frames: OrderedDict[tuple, np.ndarray] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def add(self, e: PlaybackFrames) -> None:
+        for t, image in e.frames.items():
+            key = (e.fingerprint, e.content_key, e.motion_key, e.precision, float(t))
+            old = self._frames.pop(key, None)
+            self.bytes += image.nbytes - (old.nbytes if old is not None else 0)
+            self._frames[key] = image
+        while self.bytes > self.max_bytes and len(self._frames) > 1:
+            _, old = self._frames.popitem(last=False)
+            self.bytes -= old.nbytes
+
+    def get(self, fingerprint: str, content_key: tuple, motion_key: tuple, precision: str, t: float):
+        return self._frames.get((fingerprint, content_key, motion_key, precision, float(t)))
+
+
+class Player:
+    """Playback in the UI thread: the clock, the frames rendered ahead, which one to show, what to prefetch.
+
+    Each UI frame: `advance` moves the playhead by wall time; `pick` returns the frame to show, the newest
+    buffered frame at or before the playhead (up to `late` frames behind, newer than the one on screen);
+    `upcoming` says what the renderer should prefetch: frames from where the playhead will be once they are
+    rendered, every `stride`-th one when the UI draws fewer frames per second than playback asks for (the
+    frames in between could never reach the screen, and rendering them takes the CPU the UI needs).
+    """
+
+    def __init__(self) -> None:
+        self.clock: PlaybackClock | None = None
+        self.buffer = PlaybackBuffer()
+        self.ui_interval_s = 0.0  # smoothed interval between UI frames during playback
+        self._last_t: float | None = None
+        self._last_now: float | None = None
+        self._shown: tuple | None = None  # (fingerprint, request key, index) of the frame shown from the buffer
+
+    # -- events ------------------------------------------------------------------------------------------
+    def take(self, events: list, shown_request=None) -> list:
+        """Keep PlaybackFrames; drop the worker's cache-hit answer for a frame already shown from the buffer
+        (the same picture, counted once); pass everything else on."""
+        out = []
+        for e in events:
+            if isinstance(e, PlaybackFrames):
+                self.buffer.add(e)
+            elif getattr(e, "cached", False) and self._shown and (e.fingerprint, e.request) == self._shown[:2]:
+                continue
+            else:
+                out.append(e)
+        return out
+
+    # -- the clock -----------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        self.clock, self._last_t, self._last_now, self._shown = None, None, None, None
+
+    def advance(self, now: float, timeline, native_fps: float) -> None:
+        """Move timeline.t to the playback frame due at `now` (a new clock when the user changed t, fps,
+        speed or the loop)."""
+        tl = timeline
+        in_loop = tl.loop and tl.loop_start <= tl.t <= tl.loop_end
+        loop = (tl.loop_start, tl.loop_end) if in_loop or (self.clock and self.clock.loop) else None
+        loop = loop if tl.loop else None
+        if (
+            self.clock is None
+            or not self.clock.matches(tl.fps, native_fps, tl.time_scale, loop)
+            or tl.t != self._last_t
+        ):
+            self.clock = PlaybackClock(now, tl.t, tl.fps, native_fps, tl.time_scale, loop)
+            self._shown = None
+        if self._last_now is not None:
+            dt = now - self._last_now
+            self.ui_interval_s = dt if self.ui_interval_s == 0.0 else 0.8 * self.ui_interval_s + 0.2 * dt
+        self._last_now = now
+        tl.t = self.clock.t_at(now)
+        self._last_t = tl.t
+
+    # -- what to show ------------------------------------------------------------------------------------
+    def stride(self) -> int:
+        """Prefetch every stride-th frame: about one per UI frame when the UI is slower than playback."""
+        if self.clock is None:
+            return 1
+        per_ui_frame = self.ui_interval_s * self.clock.fps
+        return max(1, int(round(per_ui_frame))) if per_ui_frame > 1.5 else 1
+
+    def pick(self, now: float, fingerprint: str, content, motion, precision: str):
+        """(FrameRequest, image) to show now from the buffer, or None (nothing newer than what is on screen)."""
+        if self.clock is None:
+            return None
+        k = self.clock.frame_index(now)
+        shown = self._shown[2] if self._shown else -1
+        for j in range(k, max(k - max(LATE_FRAMES, self.stride()), shown, -1), -1):
+            t = self.clock.t_of(j)
+            image = self.buffer.get(fingerprint, content.key, motion.key, precision, t)
+            if image is not None:
+                request = FrameRequest(content, motion, t)
+                self._shown = (fingerprint, request, j)
+                return request, image
+        return None
+
+    def showing(self, now: float) -> float | None:
+        """t of the buffered frame on screen while it is still due (within the late window), else None."""
+        if self.clock is None or self._shown is None:
+            return None
+        late = self.clock.frame_index(now) - self._shown[2]
+        return self._shown[1].t if late <= max(LATE_FRAMES, self.stride()) else None
+
+    def upcoming(self, now: float, render_s: float, count: int | None = None) -> tuple[float, ...]:
+        """t of the frames to prefetch: from the frame due once one render (`render_s`) is done, every
+        stride-th, covering about half a second (2..16 frames)."""
+        if self.clock is None:
+            return ()
+        fps = self.clock.fps
+        count = count if count is not None else int(min(max(fps // 2, 2), 16))
+        s = self.stride()
+        first = self.clock.frame_index(now + render_s) + 1
+        first += (-first) % s  # on the stride grid, so frames picked before stay picked
+        return tuple(self.clock.t_of(first + i * s) for i in range(max(1, count // s)))
+
+
+def playback_step(player: Player, now: float, state, view, stamp: int, render_s: float):
+    """One UI frame of playback, as the app runs it (app/main.py; bench/studio.py and tests drive it too).
+
+    Moves the playhead, puts the frame due on screen when it was rendered ahead (`view.absorb`, stamped
+    `stamp + 1`: the request this UI frame will submit, so answers to older requests cannot replace it),
+    and returns (t to request as the main frame instead of the playhead's, or None; t to prefetch).
+    """
+    from app.render_types import FrameResult
+
+    tl, model = state.timeline, view.model
+    if not tl.playing or model is None:
+        player.stop()
+        return None, ()
+    player.advance(now, tl, model.native_fps)
+    tl.follow()
+    picked = player.pick(now, model.fingerprint, state.content, state.motion, state.precision)
+    if picked is not None:
+        request, image = picked
+        view.absorb([FrameResult(stamp + 1, request, image, 0.0, True, now, model.fingerprint)], state, now)
+    return player.showing(now), player.upcoming(now, render_s)

@@ -32,6 +32,7 @@ import torch
 
 import engine
 from app.jobs import JobContext
+from app.playback import PlaybackFrames
 from app.render_types import (
     AnchorCodes,
     ContentResolved,
@@ -516,6 +517,8 @@ class Renderer:
             self._counts["prefetched"] += len(ahead)
             ms = (time.perf_counter() - t0) * 1000
             self._post(FrameResult(stamp, req, image, ms, False, requested_at, key[0]))
+            if args.upcoming:  # playing: the UI shows each of these at its time (app.playback.Player)
+                self._post_playback(req, args.precision, [req.t, *ahead], images)
         except Exception as e:
             self._post(FrameFailed(stamp, req, describe_error(e)))
 
@@ -537,6 +540,14 @@ class Renderer:
         for t, image in zip(ts, frames):
             self._frames.put(self._frame_key(FrameRequest(req.content, req.motion, t), args.precision), image)
         self._counts["prefetched"] += len(ts)
+        self._post_playback(req, args.precision, ts, frames)
+
+    def _post_playback(self, req: FrameRequest, precision: str, ts, images) -> None:
+        """Send playback frames to the UI as soon as they exist: the UI shows each at its time, whatever the
+        worker is doing then (before, a prefetched frame had to be asked for again, and the worker answers
+        only the newest request, so frames due while it rendered a batch or thumbnails were never shown)."""
+        fp = self._backend.info.fingerprint
+        self._post(PlaybackFrames(fp, req.content.key, req.motion.key, precision, dict(zip(map(float, ts), images))))
 
     def _anchor_task(self, req) -> None:
         fp = self._backend.info.fingerprint
