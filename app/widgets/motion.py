@@ -13,7 +13,7 @@ import numpy as np
 from imgui_bundle import imgui
 
 from app.gui.layout import Layout
-from app.gui.scoped import disabled, id_scope, item_width, note_text
+from app.gui.scoped import disabled, id_scope, item_width, note_text, style_color
 from app.render_types import AnchorRequest, MotionDirections
 from app.state import AppState, Motion, affected_time_range
 from app.widgets.base import Frame, Panel
@@ -21,6 +21,7 @@ from app.widgets.base import Frame, Panel
 NEAR_BEFORE, NEAR_AFTER = 2, 3
 UNIT_TIP = "σ: the spread of this model's anchor codes; ±1 σ is as far as a typical anchor code lies from the mean"
 MAX_GLOBAL_ANCHORS = 256
+MUTED_RGBA = (0.6, 0.6, 0.6, 1.0)
 SLIDER_RANGE = 3.0  # ± σ, the spread of the model's anchor codes (see slider_unit)
 
 
@@ -206,7 +207,8 @@ class MotionPanel(Panel):
         bases = {i: f.view.anchor_code(state.motion.seed, i) for i in anchors}
         lo, hi = affected_time_range(anchors, dz)
         imgui.text(f"Global (loop {tl.loop_start:g}..{tl.loop_end:g}): changes t in ({lo:g}, {hi:g})")
-        imgui.text_disabled(f"each row shows the mean over the loop's {len(anchors)} anchors; moving it moves all")
+        with style_color(imgui.Col_.text, MUTED_RGBA):
+            imgui.text_wrapped(f"Each row: the mean over the loop's {len(anchors)} anchors; moving it moves them all.")
         if any(b is None for b in bases.values()):
             imgui.text_disabled("fetching anchor codes ...")
             return
