@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from engine.config import MotionConfig, SynthesisConfig
-from engine.nets.layers import FullyConnectedLayer, assert_shape, modulated_conv2d, setup_filter, upsample2d
+from engine.nets.fastpaths import modulated_conv2d, weight_sq
+from engine.nets.layers import FullyConnectedLayer, assert_shape, setup_filter, upsample2d
 from engine.nets.motion import MotionMappingNetwork
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -52,19 +53,8 @@ class SynthesisLayer(nn.Module):
             bias=self.bias,
             act="lrelu",
             clamp=self.conv_clamp,
-            weight_sq=self._weight_sq(),
+            weight_sq=weight_sq(self),
         )
-
-    def _weight_sq(self) -> torch.Tensor | None:
-        """Σ_k w² per (out, in), cached while the weight is unchanged (inference); None when training."""
-        w = self.weight
-        if torch.is_grad_enabled() and w.requires_grad:
-            return None
-        key = (w.data_ptr(), w._version, w.device, w.dtype)
-        if getattr(self, "_w2_key", None) != key:
-            self._w2 = w.detach().square().sum(dim=[2, 3])
-            self._w2_key = key
-        return self._w2
 
     def extra_repr(self) -> str:
         up = ", up=2" if self.up > 1 else ""
