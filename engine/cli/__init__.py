@@ -13,7 +13,7 @@ from engine.errors import SgvError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from engine.cli import dataset, edit, generate, importer, metrics, train, weights
+    from engine.cli import dataset, edit, generate, importer, metrics, train, train_sr, weights
 
     parser = argparse.ArgumentParser(
         prog="sgv",
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="run `sgv COMMAND --help` for examples of each command",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in (generate, dataset, train, edit, metrics, importer, weights):
+    for group in (generate, dataset, train, train_sr, edit, metrics, importer, weights):
         group.register(sub)
     return parser
 

@@ -23,15 +23,19 @@ GENERATE_EXAMPLES = """examples:
   sgv generate --out out/grid.mp4 --seeds 0-3 --motion-seed 0-2 --grid --duration 4
   sgv generate --out out/frames --seeds 5 --frames 32 --format png             # PNG frames
   sgv generate --out out/demo.mp4 --preset small --seeds 0-3 --grid --duration 2   # untrained network
+  sgv generate --out out/sharp.mp4 --ckpt base.safetensors --sr sr.safetensors     # cascade: base + SR level
+  sgv generate --out out/soft.mp4 --seeds 3 --no-sr            # the bundled base alone (no bundled SR level)
 """
 
 
 def cmd_generate(args) -> int:
     import engine
+    from engine.cascade import CascadeVideo
     from engine.motion_codes import MotionCodes
     from engine.video import class_vector, content_z, export_grid_video, export_video
 
     G = load_model(args)
+    sr = _load_sr(args, G)
     out: Path = args.out
     fmt = args.format or ("mp4" if out.suffix.lower() in VIDEO_EXTS else "png")
     if fmt == "mp4" and out.suffix.lower() not in VIDEO_EXTS:
@@ -54,6 +58,8 @@ def cmd_generate(args) -> int:
     progress = Progress(f"rendering {out.name}", disable=args.quiet)
     try:
         if args.grid:
+            if sr is not None and args.sr:
+                raise SgvError("--sr renders single videos; drop --grid (or --sr)")
             contents = []
             for s in args.seeds:
                 z = content_z(s, G.z_dim).to(G.device)
@@ -74,6 +80,8 @@ def cmd_generate(args) -> int:
                 video = engine.Video(
                     G, content=s, motion=motions[0], c=c, psi=args.psi, batch_size=args.batch, precision=args.precision
                 )
+                if sr is not None:
+                    video = CascadeVideo(video, sr, seed=s, batch_size=args.batch)
                 n += export_video(video, target, progress=progress, **timing)
                 progress.last = 0
     finally:
@@ -83,6 +91,25 @@ def cmd_generate(args) -> int:
         print(o)
     print(f"sgv: {n} frames in {secs:.1f} s ({n / max(secs, 1e-9):.1f} frames/s)", file=sys.stderr)
     return 0
+
+
+def _load_sr(args, G):
+    """The SR level for this run: --sr, else the bundled one when the base is the bundled model (not with
+    --grid); None with --no-sr. A level that does not fit the base (input size, fps) is one error line."""
+    from engine.cascade import BUNDLED_SR, check_fits, load_sr
+    from engine.cli.common import note
+
+    if args.no_sr:
+        return None
+    path = args.sr
+    if path is None:
+        if args.ckpt is not None or args.preset or args.grid or not BUNDLED_SR.exists():
+            return None
+        path = BUNDLED_SR
+        note(f"using the bundled SR level {BUNDLED_SR.name} ({BUNDLED_SR.parent}); --no-sr turns it off")
+    sr = load_sr(path, device=G.device)
+    check_fits(sr.config, G.img_resolution, G.config.native_fps, str(path))
+    return sr
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -102,6 +129,8 @@ def cmd_info(args) -> int:
         print(json.dumps(info, indent=2))
         return 0
     cfg = info["config"]
+    if info.get("kind") == "cascade super-resolution level":
+        return _print_sr_info(info)
     syn, mot, mp = cfg["synthesis"], cfg["motion"], cfg["mapping"]
     lines = [
         f"file          {info['path']} ({info['file_bytes'] / 2**20:.1f} MiB, {info['format']})",
@@ -112,6 +141,25 @@ def cmd_info(args) -> int:
         f"motion        noise {mot['z_dim']}, anchors every {mot['delta_z']:g} frames, "
         f"periods {mot['min_period']:g}..{mot['max_period']:g}, code {2 * mot['time_enc_dim']}",
         f"native fps    {cfg['native_fps']:g}",
+    ]
+    if info["provenance"]:
+        lines.append(f"provenance    {json.dumps(info['provenance'])}")
+    print("\n".join(lines))
+    return 0
+
+
+def _print_sr_info(info: dict) -> int:
+    cfg = info["config"]
+    r, s = cfg["base_resolution"], cfg["scale"]
+    lines = [
+        f"file          {info['path']} ({info['file_bytes'] / 2**20:.1f} MiB, {info['format']})",
+        f"kind          {info['kind']}",
+        f"fingerprint   {info['fingerprint']}",
+        f"parameters    {info['parameters'] / 1e6:.2f} M",
+        f"resolution    {r}x{r} -> {r * s}x{r * s} (x{s}), {cfg['img_channels']} channels",
+        f"window        base frames t-{cfg['window']}..t+{cfg['window']} ({2 * cfg['window'] + 1} frames)",
+        f"latent        z {cfg['z_dim']} -> w {cfg['w_dim']}, channels <= {cfg['channel_max']}",
+        f"native fps    {cfg['native_fps']:g} (the base must match)",
     ]
     if info["provenance"]:
         lines.append(f"provenance    {json.dumps(info['provenance'])}")
@@ -156,6 +204,9 @@ def register(sub) -> None:
         help="fp32 is the reference; fp16/bf16 are fast paths",
     )
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    sr = g.add_mutually_exclusive_group()
+    sr.add_argument("--sr", type=Path, default=None, help="cascade SR model (.safetensors) on top of the base")
+    sr.add_argument("--no-sr", action="store_true", help="do not use the bundled SR level with the bundled base")
     g.set_defaults(func=cmd_generate)
 
     i = sub.add_parser(

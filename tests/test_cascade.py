@@ -1,0 +1,221 @@
+"""Cascade super-resolution: random access without seams, the SR level uses its input, the matching D sees the
+low-resolution clip, SR runs resume exactly, bad or mismatched files are one line (docs/cascade.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import engine
+from engine.cascade import CascadeVideo, SRDiscriminator, SRGenerator, load_sr, save_sr, sr_preset, windows_of
+from engine.cascade.options import SRTrainOptions
+from engine.cascade.train import bicubic, psnr, run_sr_training, sr_training_loop, to_float
+from engine.errors import CheckpointError, SgvError
+from engine.train.options import TrainingError
+
+
+def _random_sr(base_resolution=32, scale=2, window=2, fps=25.0, seed=0) -> SRGenerator:
+    cfg = sr_preset("sr-tiny", base_resolution=base_resolution, scale=scale, window=window, native_fps=fps)
+    torch.manual_seed(seed)
+    G = SRGenerator(cfg.generator)
+    with torch.no_grad():  # a trained level's residual is not zero: make the window matter
+        G.torgb.weight.normal_()
+    return G.eval().requires_grad_(False)
+
+
+@pytest.fixture(scope="module")
+def base_G():
+    return engine.build_generator("tiny", seed=1)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Random access, no seams, shared low-resolution frames
+
+
+@pytest.mark.parametrize("t0", [0.0, 37.25, 1e6 + 0.3])
+def test_frame_alone_equals_chunk_and_batch(base_G, t0):
+    sr = _random_sr()
+    ts = t0 + np.arange(16) * 0.8  # a 16-frame chunk at 31.25 fps, fractional t
+    chunk = CascadeVideo(engine.Video(base_G, 3, 5), sr, seed=2, batch_size=16).frames(ts)
+    assert chunk.shape == (16, 3, 64, 64)
+    order = np.random.RandomState(0).permutation(16)
+    batch = CascadeVideo(engine.Video(base_G, 3, 5), sr, seed=2, batch_size=5).frames(ts[order])
+    assert (batch - chunk[order]).abs().max() <= 1e-5
+    for i in (0, 7, 15):
+        alone = CascadeVideo(engine.Video(base_G, 3, 5), sr, seed=2, batch_size=1).frame(ts[i])
+        assert (alone - chunk[i]).abs().max() <= 1e-5, i
+
+
+def test_output_depends_on_its_window_only(base_G):
+    sr = _random_sr(window=2)
+    video = CascadeVideo(engine.Video(base_G, 0, 0), sr)
+    keys = video.window_keys([10.0])
+    lr = video._base_frames(keys.reshape(-1))[None, None]  # [1, 1, 5, 3, 32, 32]
+    ref = sr.synthesis(video.ws, lr)
+    for j in (0, 4):  # the outermost window frames (t − 2 and t + 2) change the output
+        bumped = lr.clone()
+        bumped[:, :, j] += 0.5
+        assert (sr.synthesis(video.ws, bumped) - ref).abs().max() > 1e-4
+    assert torch.allclose(video.frame(10.0), ref[0, 0], atol=1e-5)
+
+
+def test_neighbouring_outputs_share_base_frames(base_G):
+    sr = _random_sr(window=2)
+    video = CascadeVideo(engine.Video(base_G, 0, 0), sr, batch_size=4)
+    video.frames(np.arange(16.0) + 1e6)  # native fps: windows overlap in 4 of 5 frames
+    assert video.base_frames_rendered == 16 + 2 * 2
+    video.frames(np.arange(16.0, 20.0) + 1e6)  # continuing playback: one new base frame per output frame
+    assert video.base_frames_rendered == 20 + 2 * 2
+
+
+def test_export_streams_sr_resolution(base_G, tmp_path):
+    sr = _random_sr()
+    video = CascadeVideo(engine.Video(base_G, 1, 1), sr, batch_size=4)
+    n = engine.export_video(video, tmp_path / "frames", num_frames=6, fps=50)
+    from PIL import Image
+
+    files = sorted((tmp_path / "frames").glob("*.png"))
+    assert n == 6 and len(files) == 6
+    got = np.asarray(Image.open(files[3]))
+    want = video.frames_uint8(video.times(6, fps=50))[3]
+    assert got.shape == (64, 64, 3) and np.array_equal(got, want)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The matching discriminator
+
+
+def test_matching_discriminator_sees_the_low_resolution_input():
+    cfg = sr_preset("sr-tiny", base_resolution=16, scale=2, num_frames=2)
+    torch.manual_seed(0)
+    D = SRDiscriminator(cfg.discriminator).eval()
+    hr, lr = torch.rand(2, 2, 3, 32, 32) * 2 - 1, torch.rand(2, 2, 3, 16, 16) * 2 - 1
+    other = torch.rand(2, 2, 3, 16, 16) * 2 - 1
+    keep, drop = torch.ones(2), torch.zeros(2)
+    with torch.no_grad():
+        assert (D(hr, lr, keep) - D(hr, other, keep)).abs().min() > 1e-4
+        assert torch.equal(D(hr, lr, drop), D(hr, other, drop))  # zeroed: the lr_cond_prob = 0 half of samples
+
+
+# ----------------------------------------------------------------------------------------------------
+# Training: beats bicubic on held-out clips, stays faithful to its input, resumes exactly
+
+
+@pytest.fixture(scope="module")
+def synth32(tmp_path_factory):
+    from engine.data.synth import write_synthetic_dataset
+
+    root = tmp_path_factory.mktemp("sr-data")
+    train = write_synthetic_dataset(root / "train", videos=8, frames=48, resolution=32, seed=0, progress=False)
+    held = write_synthetic_dataset(root / "held", videos=4, frames=24, resolution=32, seed=7, progress=False)
+    return train, held
+
+
+def _opts(data, outdir, **kw) -> SRTrainOptions:
+    base = dict(
+        data=str(data), outdir=str(outdir), preset="sr-tiny", window=2, batch=4, num_frames=2, tick_kimg=0.8,
+        snap_ticks=100, workers=0, device="cpu", sample_clips=1, sample_seconds=0.2, ema_kimg=0.01,
+    )  # fmt: skip
+    base.update(kw)
+    return SRTrainOptions(**base)
+
+
+def test_trained_sr_beats_bicubic_and_keeps_its_input(synth32, tmp_path):
+    train, held = synth32
+    result = run_sr_training(_opts(train, tmp_path / "run", total_kimg=2.4, degrade_p=0.0, lr_g=0.02))
+    G = load_sr(result.model, device="cpu")
+    from engine.data import open_dataset
+
+    hr_ds, lr_ds = open_dataset(held, 32), open_dataset(held, 16)
+    sr_db, bic_db, faithful = [], [], []
+    for i in range(len(hr_ds)):
+        hr = to_float(torch.from_numpy(hr_ds.read_frames(i, list(range(2, 22)))).permute(0, 3, 1, 2))
+        lr = to_float(torch.from_numpy(lr_ds.read_frames(i, list(range(0, 24)))).permute(0, 3, 1, 2))
+        with torch.no_grad():
+            out = G(torch.randn(1, G.z_dim), windows_of(lr[None], 2))[0]
+        sr_db.append(psnr(out, hr))
+        bic_db.append(psnr(bicubic(lr[2:22], 32), hr))
+        faithful.append(psnr(F.avg_pool2d(out, 2), F.avg_pool2d(hr, 2)))  # its output, shrunk, vs its input's source
+    assert np.mean(sr_db) > np.mean(bic_db) + 0.3, (sr_db, bic_db)
+    assert np.mean(faithful) > 35.0, faithful
+    log = (tmp_path / "run" / "log.jsonl").read_text().strip().splitlines()
+    assert '"psnr_sr"' in log[-1] and (tmp_path / "run" / "samples").is_dir()
+
+
+def test_sr_run_resumes_exactly(synth32, tmp_path):
+    train, _ = synth32
+    straight = sr_training_loop(_opts(train, tmp_path / "a", total_kimg=0.08, tick_kimg=0.04))
+    steps = []
+    stopped = sr_training_loop(
+        _opts(train, tmp_path / "b", total_kimg=0.08, tick_kimg=0.04),
+        progress_fn=lambda info: steps.append(info) if info["event"] == "step" else None,
+        abort_fn=lambda: len(steps) >= 3,  # polled in step 4 (before its progress event): stop with a snapshot
+    )
+    assert stopped.aborted and stopped.cur_nimg == 4 * 4 * 2
+    with pytest.raises(TrainingError, match="--resume latest"):
+        sr_training_loop(_opts(train, tmp_path / "b", total_kimg=0.08, tick_kimg=0.04))
+    resumed = sr_training_loop(_opts(train, tmp_path / "b", total_kimg=0.08, tick_kimg=0.04), resume="latest")
+    assert resumed.cur_nimg == straight.cur_nimg
+    a, b = straight.G_ema.state_dict(), resumed.G_ema.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Files: round trip, bad and mismatched files are one line
+
+
+def test_sr_file_round_trip_and_bad_files(tmp_path, base_G):
+    sr = _random_sr()
+    path = tmp_path / "sr.safetensors"
+    save_sr(sr, path, provenance={"test": True})
+    again = load_sr(path, device="cpu")
+    assert all(torch.equal(a, b) for a, b in zip(sr.state_dict().values(), again.state_dict().values()))
+    base = tmp_path / "base.safetensors"
+    engine.save_generator(base_G, base)
+    truncated = tmp_path / "cut.safetensors"
+    truncated.write_bytes(path.read_bytes()[:-100])
+    cases = [
+        (tmp_path / "missing.safetensors", "no such file"),
+        (base, "not a cascade SR model"),
+        (truncated, "truncated"),
+    ]
+    for bad, needle in cases:
+        with pytest.raises(CheckpointError, match=needle) as e:
+            load_sr(bad)
+        assert "\n" not in str(e.value) and str(bad) in str(e.value)
+    with pytest.raises(CheckpointError, match="cascade super-resolution model"):
+        engine.load_generator(path, device="cpu")
+    with pytest.raises(SgvError, match="trained for 16x16 input, the base model renders 32x32"):
+        CascadeVideo(engine.Video(base_G), _random_sr(base_resolution=16))
+    with pytest.raises(SgvError, match="30 fps data"):
+        CascadeVideo(engine.Video(base_G), _random_sr(fps=30.0))
+
+
+def test_cli_generate_with_sr_info_and_mismatch(tmp_path, base_G):
+    base, sr_path, bad = tmp_path / "base.safetensors", tmp_path / "sr.safetensors", tmp_path / "sr16.safetensors"
+    engine.save_generator(base_G, base)
+    save_sr(_random_sr(), sr_path)
+    save_sr(_random_sr(base_resolution=16), bad)
+
+    def sgv(*args):
+        return subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True, text=True)
+
+    out = tmp_path / "frames"
+    r = sgv("generate", "--ckpt", base, "--sr", sr_path, "--out", out, "--frames", "3", "--quiet", "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    from PIL import Image
+
+    assert np.asarray(Image.open(sorted(out.glob("*.png"))[0])).shape == (64, 64, 3)
+    r = sgv("generate", "--ckpt", base, "--sr", bad, "--out", tmp_path / "x", "--frames", "2", "--quiet")
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == (
+        f"sgv: {bad}: trained for 16x16 input, the base model renders 32x32"
+    )
+    r = sgv("info", "--ckpt", sr_path)
+    assert r.returncode == 0 and "32x32 -> 64x64 (x2)" in r.stdout and "t-2..t+2" in r.stdout
+    r = sgv("train-sr", "--outdir", tmp_path / "run")
+    assert r.returncode == 2 and r.stderr.strip() == "sgv: --data is required"
