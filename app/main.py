@@ -591,6 +591,13 @@ def main(argv: list[str] | None = None) -> int:
     if not has_display():
         print(NO_DISPLAY_MESSAGE, file=sys.stderr)
         return 2
+    from engine.extras import MissingExtra, require
+
+    try:
+        require("imgui_bundle", "the app")  # an optional group: a training node installs without it
+    except MissingExtra as e:
+        print(f"sgv-studio: {e}", file=sys.stderr)
+        return 2
     app = StudioApp(opts)
     if opts.gui_test:
         from app.gui_testing import GuiTestHarness

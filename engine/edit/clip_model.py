@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from engine import weights
 from engine.errors import SgvError
+from engine.extras import require
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -106,7 +107,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _model_config(model: str) -> tuple[dict, str]:
-    import open_clip
+    open_clip = require("open_clip", "CLIP editing")
 
     if model.endswith(".json"):
         path = Path(model)
@@ -128,7 +129,7 @@ def _model_config(model: str) -> tuple[dict, str]:
 def load_clip(
     model: str = "ViT-B-32", pretrained: str | os.PathLike = "openai", device: torch.device | str = "cpu"
 ) -> ClipModel:
-    import open_clip
+    open_clip = require("open_clip", "CLIP editing")
     from open_clip.model import CLIP
 
     cfg, name = _model_config(str(model))

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from engine import weights
 from engine.errors import SgvError
+from engine.extras import MissingExtra, require
 
 LOSS_KINDS = ("lpips", "pixel")
 
@@ -78,8 +79,7 @@ def load_lpips(
     min_size: int = 64,
 ) -> LpipsLoss:
     """LPIPS v0.1 with VGG16, from the registry's files (or explicit paths). Raises WeightsMissing / WeightsError."""
-    import lpips
-
+    lpips = require("lpips", "the LPIPS image loss")
     lin = weights.load_state_dict("lpips-vgg", lin_path)
     vgg = weights.load_state_dict("vgg16", vgg_path)
     vgg = {k[len("features.") :]: v for k, v in vgg.items() if k.startswith("features.")}
@@ -129,7 +129,7 @@ def make_image_loss(
     if kind == "auto":
         try:
             return load_lpips(device, lin_path, vgg_path)
-        except weights.WeightsMissing as err:
+        except (weights.WeightsMissing, MissingExtra) as err:
             fallback = PixelPyramidLoss().to(device)
             fallback.fallback_reason = str(err)  # the caller shows it: which file is missing and how to fetch it
             return fallback
