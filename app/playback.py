@@ -170,7 +170,7 @@ class Player:
         if self.clock is None:
             return 1
         per_ui_frame = self.ui_interval_s * self.clock.fps
-        return max(1, int(round(per_ui_frame))) if per_ui_frame > 1.5 else 1
+        return max(1, int(per_ui_frame + 1e-6))  # rounded down: a frame to spare rather than one missing
 
     def pick(self, now: float, fingerprint: str, content, motion, precision: str):
         """(FrameRequest, image) to show now from the buffer, or None (nothing newer than what is on screen)."""
