@@ -195,7 +195,14 @@ class StudioApp:
         self.notify(f"opened session {path}")
         model = (data.get("model") or {}).get("path")
         if model and (self.view.model is None or self.view.model.path != model) and Path(model).exists():
-            self.open_model(model)
+            self.open_model(model)  # its ModelLoaded fits the document to it (app/view.py)
+        elif self.view.model is not None:
+            from app.view import model_shapes
+
+            # The session stays with the model on screen: codes of other shapes are kept aside, not rendered.
+            note = self.state.adopt_model(model_shapes(self.view.model))
+            if note:
+                self.notify(note)
 
     # -- hello_imgui setup --------------------------------------------------------------------------------
     def _runner_params(self, hello_imgui):

@@ -253,7 +253,7 @@ class Timeline:
 
     t: float = 0.0  # playhead, in training-data frames
     playing: bool = False
-    fps: int = 25  # playback frames per second (1..240)
+    fps: float = 25.0  # playback frames per second (1..240); fractional rates such as 23.976 or 7.5 too
     time_scale: float = 1.0  # t per native frame of wall time; negative plays backwards
     loop: bool = True
     loop_start: float = 0.0  # t
@@ -279,6 +279,47 @@ class Timeline:
 
 
 # ----------------------------------------------------------------------------------------------------
+# Models: what codes a model takes, and work kept aside for the model it was made with
+
+
+@dataclass(frozen=True)
+class ModelShapes:
+    """The codes a loaded model takes: W+ [num_ws, w_dim], motion codes u [motion_u_dim], c_dim classes."""
+
+    fingerprint: str
+    num_ws: int
+    w_dim: int
+    motion_u_dim: int
+    c_dim: int = 0
+    name: str = ""
+
+    def content_fits(self, content: Content) -> bool:
+        if content.c is not None and self.c_dim and content.c >= self.c_dim:
+            return False
+        return content.ws is None or tuple(content.ws.shape) == (self.num_ws, self.w_dim)
+
+    def motion_fits(self, motion: Motion) -> bool:
+        return all(u.shape[0] == self.motion_u_dim for u in motion.overrides.values())
+
+
+@dataclass
+class Parked:
+    """Contents and favourites whose codes do not fit the loaded model, kept for the model they were made with."""
+
+    name: str = ""  # that model's file name, for messages
+    history: list[Content] = field(default_factory=list)
+    favourites: list[Favourite] = field(default_factory=list)
+
+    def describe(self) -> str:
+        parts = []
+        if self.history:
+            parts.append(f"{len(self.history)} W+ code{'s' if len(self.history) != 1 else ''}")
+        if self.favourites:
+            parts.append(f"{len(self.favourites)} favourite{'s' if len(self.favourites) != 1 else ''}")
+        return " and ".join(parts)
+
+
+# ----------------------------------------------------------------------------------------------------
 # App state
 
 
@@ -295,6 +336,11 @@ class AppState:
         # Codes of seed contents as mapped by the loaded model: (model fingerprint, content key) → [L, D].
         self.resolved: dict[tuple, np.ndarray] = {}
         self.model_fingerprint: str | None = None
+        # The model the document's explicit codes were made with (the loaded one, or a session's before its
+        # model has loaded), and work that did not fit a later model, by the fingerprint of its own model.
+        self.document_fingerprint: str | None = None
+        self.document_model_name = ""
+        self.parked: dict[str, Parked] = {}
 
     # -- the document --------------------------------------------------------------------------------
     @property
@@ -364,6 +410,65 @@ class AppState:
     def resolve(self, fingerprint: str, content_key: tuple, ws: np.ndarray) -> None:
         self.resolved[(fingerprint, content_key)] = _frozen_array(ws)
 
+    # -- models ----------------------------------------------------------------------------------------
+    def adopt_model(self, model: ModelShapes) -> str | None:
+        """Make the document fit a model that has just loaded; returns one line for the status bar, or None.
+
+        Seed, ψ, t, the motion seed and playback stay. Explicit W+ codes, motion edits and favourites whose
+        shapes do not fit are kept aside for the model they were made with (by fingerprint) and come back
+        when it is loaded again; the current content is re-derived from its seed (or the newest seed in the
+        history) and the motion keeps its seed. Nothing changes when everything fits.
+        """
+        origin, origin_name = self.document_fingerprint, self.document_model_name
+        self.model_fingerprint = model.fingerprint
+        self.document_fingerprint, self.document_model_name = model.fingerprint, model.name
+        if origin == model.fingerprint:
+            return None
+        doc = self.doc
+        away = Parked(origin_name)
+        away.history = [c for c in self.history if not model.content_fits(c)]
+        away.favourites = [
+            fav for fav in doc.favourites if not (model.content_fits(fav.content) and model.motion_fits(fav.motion))
+        ]
+        content, motion = doc.content, doc.motion
+        if not model.content_fits(content):
+            base = content if content.seed is not None else next((c for c in self.history if c.ws is None), Content())
+            c = base.c if base.c is not None and base.c < model.c_dim else None
+            content = Content.from_seed(base.seed, base.psi, c)
+            if doc.content not in away.history:
+                away.history.insert(0, doc.content)
+        if not model.motion_fits(motion):
+            # The edits stay with their content as a favourite of the other model; the seed stays here.
+            away.favourites.append(Favourite(f"{doc.content.label}, {motion.describe()}", doc.content, motion))
+            motion = Motion(motion.seed)
+        back = self.parked.pop(model.fingerprint, Parked())
+        if away.history or away.favourites:
+            kept = self.parked.setdefault(origin or "", Parked(origin_name))
+            kept.history = away.history + [c for c in kept.history if c not in away.history]
+            kept.favourites = kept.favourites + away.favourites
+        history = [c for c in self.history if model.content_fits(c)]
+        history += [c for c in back.history if model.content_fits(c) and c not in history]
+        favourites = tuple(f for f in doc.favourites if f not in away.favourites) + tuple(back.favourites)
+        new = Document(content, motion, favourites)
+        if away.history or away.favourites:
+            self.undo.reset(new)  # earlier steps hold codes this model cannot render
+        elif new != doc:
+            self.undo.push(new, f"favourites made with {model.name or 'this model'}")
+        self.history = history[:HISTORY_LIMIT] or [content]
+        if content != doc.content:
+            self._remember(content)
+        notes = []
+        if away.history or away.favourites:
+            whose = f" for {origin_name}" if origin_name else ""
+            notes.append(
+                f"{away.describe()} that do not fit this model kept{whose} (back when it is opened again)"
+                + (f"; content re-derived from {content.label}" if content != doc.content else "")
+                + ("; motion edits set aside" if motion != doc.motion else "")
+            )
+        if back.history or back.favourites:
+            notes.append(f"{back.describe()} made with this model are back")
+        return "; ".join(notes) or None
+
     # -- sessions --------------------------------------------------------------------------------------
     def to_session(self, model_path: str | None) -> tuple[dict, dict[str, np.ndarray]]:
         """JSON-able dict + named arrays describing the document, timeline and history."""
@@ -398,6 +503,17 @@ class AppState:
                 for f in self.favourites
             ],
             "history": [content_ref(c) for c in self.history],
+            "parked": {
+                fp: {
+                    "name": kept.name,
+                    "history": [content_ref(c) for c in kept.history],
+                    "favourites": [
+                        {"name": f.name, "content": content_ref(f.content), "motion": motion_ref(f.motion)}
+                        for f in kept.favourites
+                    ],
+                }
+                for fp, kept in self.parked.items()
+            },
             "timeline": dataclasses.asdict(dataclasses.replace(self.timeline, playing=False, scrubbing=False)),
             "precision": self.precision,
         }
@@ -426,20 +542,34 @@ class AppState:
         def motion_of(ref: dict) -> Motion:
             return Motion(int(ref["seed"]), {int(i): arrays[n] for i, n in ref.get("overrides", {}).items()})
 
+        def favourite_of(ref: dict) -> Favourite:
+            return Favourite(ref["name"], content_of(ref["content"]), motion_of(ref["motion"]))
+
         try:
             doc = Document(
                 content_of(data["content"]),
                 motion_of(data["motion"]),
-                tuple(
-                    Favourite(f["name"], content_of(f["content"]), motion_of(f["motion"])) for f in data["favourites"]
-                ),
+                tuple(favourite_of(f) for f in data["favourites"]),
             )
             history = [content_of(r) for r in data.get("history", [])]
+            parked = {
+                str(key): Parked(
+                    str(ref.get("name", "")),
+                    [content_of(r) for r in ref.get("history", [])],
+                    [favourite_of(f) for f in ref.get("favourites", [])],
+                )
+                for key, ref in (data.get("parked") or {}).items()
+            }
             timeline = Timeline(**{k: v for k, v in data.get("timeline", {}).items() if k in Timeline.__annotations__})
+            timeline.fps = float(timeline.fps)
         except (KeyError, TypeError, ValueError) as e:
             raise SessionError(f"session is damaged ({type(e).__name__}: {e})") from None
         self.undo.reset(doc)
         self.history = history or [doc.content]
+        self.parked = parked
+        # The session's codes belong to its model: a model of other shapes that loads next keeps them aside.
+        self.document_fingerprint = fp
+        self.document_model_name = Path((data.get("model") or {}).get("path") or "").name
         self.timeline = timeline
         self.precision = data.get("precision", self.precision)
 

@@ -20,7 +20,7 @@ from app.render_types import (
     RenderError,
     ThumbResult,
 )
-from app.state import AppState
+from app.state import AppState, ModelShapes
 
 PERF_HISTORY = 300  # UI frames kept for the Performance plot
 
@@ -74,9 +74,14 @@ class RenderView:
                 if not e.cached:
                     self.last_render_ms = e.render_ms
             elif isinstance(e, FrameFailed):
+                if self._moot(e, state):
+                    continue
                 if self.frame is None or e.stamp >= self.frame.stamp:
                     self.frame_error = e.message
                     self.errors.append(e.message)
+                    if self.model is not None and self.frame is not None:
+                        if self.frame.fingerprint != self.model.fingerprint:
+                            self.frame = None  # another model's picture is no "last good frame" of this one
             elif isinstance(e, RenderError):
                 self.errors.append(f"{e.what}: {e.message}")
             elif isinstance(e, ContentResolved):
@@ -89,20 +94,30 @@ class RenderView:
             elif isinstance(e, MotionDirections):
                 self.directions = e
             elif isinstance(e, ModelLoaded):
-                self._model_changed(e.info, state)
-                notes.append(f"opened {e.info.name} ({e.info.resolution}², {e.info.device})")
+                note = self._model_changed(e.info, state)
+                opened = f"opened {e.info.name} ({e.info.resolution}², {e.info.device})"
+                notes.append(f"{opened}; {note}" if note else opened)
             elif isinstance(e, ModelFailed):
                 self.model_error = e.message
                 notes.append(e.message)
         return notes
 
-    def _model_changed(self, info: ModelInfo, state: AppState) -> None:
+    def _model_changed(self, info: ModelInfo, state: AppState) -> str | None:
+        """A new model: the document is fitted to it (app.state.AppState.adopt_model); returns its note."""
         self.model, self.model_error = info, None
-        state.model_fingerprint = info.fingerprint
         self.thumbs.clear()
         self.anchors.clear()
         self.directions = None
         self.frame_error = None
+        return state.adopt_model(model_shapes(info))
+
+    def _moot(self, e: FrameFailed, state: AppState) -> bool:
+        """A failure of codes the loaded model cannot take, asked just before the model change refit them."""
+        if self.model is None:
+            return False
+        r, shapes = e.request, model_shapes(self.model)
+        fits = shapes.content_fits(r.content) and shapes.motion_fits(r.motion)
+        return not fits and (r.content != state.content or r.motion != state.motion)
 
     def achieved_fps(self, now: float | None = None, window_s: float = 1.0) -> float:
         """Distinct frames that reached the screen per second, over the last `window_s`."""
@@ -116,3 +131,7 @@ class RenderView:
         if self.model is None:
             return None
         return self.anchors.get((self.model.fingerprint, seed, anchor))
+
+
+def model_shapes(info: ModelInfo) -> ModelShapes:
+    return ModelShapes(info.fingerprint, info.num_ws, info.w_dim, info.motion_u_dim, info.c_dim, info.name)

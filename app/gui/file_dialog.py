@@ -156,7 +156,9 @@ class FileDialog:
                             chosen = self.accept(e.name)
         finally:
             imgui.end_child()
-        imgui.set_next_item_width(-1)
+        # A negative width leaves room for the label on the right (-1 would push it past the dialog's edge).
+        style = imgui.get_style()
+        imgui.set_next_item_width(-(imgui.calc_text_size("File name").x + style.item_inner_spacing.x + 1))
         entered, self.name = imgui.input_text("File name", self.name, imgui.InputTextFlags_.enter_returns_true)
         if entered:
             chosen = self.accept(self.name)

@@ -15,6 +15,7 @@ from app.playback import MAX_FPS
 from app.render_types import ExportSpec
 from app.state import AppState
 from app.widgets.base import Frame, Panel
+from app.widgets.timeline import clamp_fps, format_t
 
 FORMATS = ("mp4", "PNG frames")
 SCALES = (0.5, 1.0, 2.0, 4.0)
@@ -39,7 +40,7 @@ class ExportPanel(Panel):
         self.from_playhead = True
         self.t_start = 0.0
         self.duration_s = 4.0
-        self.fps = 0  # 0 = the model's native fps
+        self.fps = 0.0  # 0 = the model's native fps; fractional rates (29.97) as typed
         self.scale_index = 1
         self.quality = 8
         self.dialog = FileDialog("Export to", "save", (".mp4",), ".mp4")
@@ -78,8 +79,11 @@ class ExportPanel(Panel):
             _, self.duration_s = imgui.input_double("Duration (s)", self.duration_s, 0.5, 5.0, "%.3g")
             self.duration_s = max(self.duration_s, 0.0)
             native = model.native_fps if model else 25.0
-            _, fps = imgui.slider_int("Export fps", self.fps or int(round(native)), 1, MAX_FPS)
-            self.fps = fps
+            changed, fps = imgui.input_double("Export fps", self.fps or native, 1.0, 5.0, "%.6g")
+            if changed:
+                self.fps = clamp_fps(fps, self.fps)
+            if imgui.is_item_hovered():
+                imgui.set_tooltip(f"1..{MAX_FPS}; fractional rates such as 23.976 or 29.97 are written exactly")
             res = model.resolution if model else 0
             labels = [f"{s:g}x ({int(res * s)} px)" if res else f"{s:g}x" for s in SCALES]
             _, self.scale_index = imgui.combo("Resolution", self.scale_index, labels)
@@ -88,7 +92,8 @@ class ExportPanel(Panel):
         spec = self.spec(f.state, native)
         frames = int(spec.duration_s * spec.fps + 1e-9)
         t_end = spec.t_start + spec.time_scale * frames * native / spec.fps
-        imgui.text_disabled(f"{frames} frames, t {spec.t_start:.6g} .. {t_end:.6g} (speed {spec.time_scale:g}x)")
+        span = f"t {format_t(spec.t_start)} .. {format_t(t_end)}"
+        imgui.text_disabled(f"{frames} frames at {spec.fps:g} fps, {span} (speed {spec.time_scale:g}x)")
         job = f.jobs.latest("export")
         running = job is not None and not job.finished
         with disabled(model is None or running or frames < 1):

@@ -80,8 +80,51 @@ def strip_times(view_start: float, view_span: float, cells: int = STRIP_CELLS) -
     return tuple(view_start + (i + 0.5) * view_span / cells for i in range(cells))
 
 
-def format_t(t: float) -> str:
-    return f"{t:.6g}" if abs(t) < 1e5 else f"{t:.4e}"
+def clamp_fps(fps: float, previous: float) -> float:
+    """A typed frame rate within MIN_FPS..MAX_FPS, kept as typed (29.97 stays 29.97); NaN keeps `previous`."""
+    if not math.isfinite(fps):
+        return previous
+    return float(min(max(fps, MIN_FPS), MAX_FPS))
+
+
+def format_t(t: float, resolution: float | None = None) -> str:
+    """t with as many digits as `resolution` (the smallest step in t that must show) needs.
+
+    Without a resolution t is shown to 1e-6 with trailing zeros dropped (1000000.3, 12.5, 3.333333). Plain
+    decimals up to 1e12 (whole frames stay readable); beyond, scientific with enough significant digits.
+    """
+    if not math.isfinite(t):
+        return str(t)
+    res = 1e-6 if resolution is None or not resolution > 0 else float(resolution)
+    decimals = max(0, math.ceil(-math.log10(res) - 1e-9))
+    if abs(t) >= 1e12:
+        digits = max(1, math.floor(math.log10(abs(t))) - math.floor(math.log10(res) + 1e-9))
+        return f"{t:.{min(digits, 17)}e}"
+    text = f"{t:.{decimals}f}"
+    if resolution is None and "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text.lstrip("-") if float(text) == 0 else text  # no "-0"
+
+
+def _next_step(step: float) -> float:
+    """The 1-2-5 step after `step`."""
+    base = 10 ** math.floor(math.log10(step) + 1e-9)
+    m = round(step / base)
+    return (2 if m < 2 else 5 if m < 5 else 10) * base
+
+
+def ruler_labels(view_start: float, view_span: float, width: float, char_px: float) -> list[tuple[float, str]]:
+    """(t, text) of the ruler's labels: a 1-2-5 step wide enough for the longest label (each ~char_px per
+    character), every text with the digits that step needs, so neighbouring labels always differ."""
+    step = label_step(view_span, width)
+    while True:
+        first = math.ceil(view_start / step)
+        last = math.floor((view_start + view_span) / step)
+        labels = [(k * step, format_t(k * step, step)) for k in range(first, last + 1)]  # k·step: no drift
+        longest = max((len(text) for _, text in labels), default=0)
+        if (longest + 1) * char_px <= step / view_span * width:
+            return labels
+        step = _next_step(step)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -139,8 +182,12 @@ class TimelinePanel(Panel):
             imgui.set_tooltip("Time scale: t advanced per native frame of playback; negative plays backwards")
         imgui.same_line()
         with item_width(lay.input_w * 0.9):
-            _, fps = imgui.slider_int("FPS", tl.fps, MIN_FPS, MAX_FPS)
-            tl.fps = int(min(max(fps, MIN_FPS), MAX_FPS))
+            # Typed, not a slider: fractional rates (23.976, 29.97, 7.5) are what video formats use.
+            changed, fps = imgui.input_double("FPS", tl.fps, 1.0, 5.0, "%.6g")
+            if changed:
+                tl.fps = clamp_fps(fps, tl.fps)
+        if imgui.is_item_hovered():
+            imgui.set_tooltip(f"Playback frames per second, {MIN_FPS}..{MAX_FPS}; fractional rates such as 23.976 too")
         _, tl.loop = imgui.checkbox("Loop", tl.loop)
         imgui.same_line()
         with item_width(lay.input_w * 0.6):
@@ -171,7 +218,8 @@ class TimelinePanel(Panel):
             if wheel:
                 pivot = t_at(mouse.x, p0.x, width, tl.view_start, tl.view_span)
                 tl.view_start, tl.view_span = zoom_view(tl.view_start, tl.view_span, pivot, 0.8 if wheel > 0 else 1.25)
-            imgui.set_tooltip(f"t = {format_t(t_at(mouse.x, p0.x, width, tl.view_start, tl.view_span))}")
+            t = t_at(mouse.x, p0.x, width, tl.view_start, tl.view_span)
+            imgui.set_tooltip(f"t = {format_t(t, tl.view_span / width)}")  # to the pixel
         self._draw_ruler(f, p0, width, height)
 
     def _draw_ruler(self, f: Frame, p0, width: float, height: float) -> None:
@@ -200,13 +248,10 @@ class TimelinePanel(Panel):
                 for i in anchors:
                     x = xs(i * dz)
                     dl.add_line(imgui.ImVec2(x, y1 - height * 0.28), imgui.ImVec2(x, y1), COL_TICK)
-            step = label_step(tl.view_span, width)
-            t = math.ceil(tl.view_start / step) * step
-            while t <= tl.view_start + tl.view_span:
+            for t, text in ruler_labels(tl.view_start, tl.view_span, width, imgui.calc_text_size("0").x):
                 x = xs(t)
                 dl.add_line(imgui.ImVec2(x, p0.y), imgui.ImVec2(x, p0.y + height * 0.3), COL_LABEL)
-                dl.add_text(imgui.ImVec2(x + 3, p0.y + 2), COL_LABEL, format_t(t))
-                t += step
+                dl.add_text(imgui.ImVec2(x + 3, p0.y + 2), COL_LABEL, text)
             xp = xs(tl.t)
             dl.add_line(imgui.ImVec2(xp, p0.y), imgui.ImVec2(xp, y1), COL_PLAYHEAD, 2.0)
         finally:

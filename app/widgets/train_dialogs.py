@@ -42,14 +42,17 @@ class PathDialog(FileDialog):
         return None
 
 
-def _path_field(label: str, value: str, dialog: PathDialog, hint: str = "") -> tuple[bool, str, bool]:
-    """An input + Browse... button; returns (edited, value, committed: Enter/unfocus after an edit or a pick)."""
+def _path_field(
+    label: str, value: str, dialog: PathDialog, hint: str = "", browse_from: str = ""
+) -> tuple[bool, str, bool]:
+    """An input + Browse... button (starting at value, else browse_from); returns (edited, value, committed:
+    Enter/unfocus after an edit or a pick)."""
     with item_width(Layout.current().em * PATH_FIELD_EM):  # a fixed width: the modals size to their content
         edited, value = imgui.input_text_with_hint(label, hint, value)
     committed = imgui.is_item_deactivated_after_edit()
     imgui.same_line()
     if imgui.button(f"Browse...##{label}"):
-        p = Path(value).expanduser()
+        p = Path(value or browse_from).expanduser()
         start = p if p.is_dir() else p.parent
         dialog.open(start if start.is_dir() else Path.cwd(), "")
     chosen = dialog.draw()
@@ -69,13 +72,12 @@ class PrepareDialog:
     def __init__(self, command=DEFAULT_COMMAND):
         self.command = tuple(command)
         self.src = ""
-        self.out = ""
+        self.out = ""  # what the user typed or picked; empty: the default next to the videos (output())
         self.resolution = 64
         self.fps = 0.0  # 0 = keep each video's own rate
         self.job: Job | None = None
         self.error = ""
         self._want_open = False
-        self._out_auto = True
         self.src_dialog = PathDialog("Videos folder", folders_only=False)
         self.out_dialog = PathDialog("Output folder", folders_only=True)
 
@@ -91,8 +93,12 @@ class PrepareDialog:
         p = Path(self.src.strip()).expanduser().absolute()
         return str(p.parent / f"{p.stem}-{self.resolution}px")
 
+    def output(self) -> str:
+        """The output folder: the user's, or the default while they have not given one."""
+        return self.out.strip() or self.default_out()
+
     def start(self, jobs: JobManager) -> Job | None:
-        src, out = self.src.strip(), self.out.strip()
+        src, out = self.src.strip(), self.output()
         if not src or not out:
             self.error = "pick the videos and an output"
             return None
@@ -128,19 +134,18 @@ class PrepareDialog:
         running = self.job is not None and not self.job.finished
         imgui.text_wrapped("Center-crops and resizes every video and writes its frames (run it again to continue).")
         with disabled(running):
-            edited, self.src, _ = _path_field("Videos", self.src, self.src_dialog, "a folder of video files, or one")
-            if edited and self._out_auto:
-                self.out = self.default_out()
-            edited, self.out, _ = _path_field("Output", self.out, self.out_dialog, "a folder, or a name ending in .zip")
-            if edited:
-                self._out_auto = not self.out.strip()
+            _, self.src, _ = _path_field("Videos", self.src, self.src_dialog, "a folder of video files, or one")
+            # The default output is the field's hint, not its text: typing starts from an empty field (text
+            # typed into a pre-filled one landed in the middle of the default path), and what the user gives
+            # stays theirs when the videos change. Empty again means the default.
+            default = self.default_out()
+            hint = default or "a folder, or a name ending in .zip"
+            _, self.out, _ = _path_field("Output", self.out, self.out_dialog, hint, browse_from=default)
             with item_width(lay.input_w):
                 idx = RESOLUTIONS.index(self.resolution) if self.resolution in RESOLUTIONS else 1
                 changed, idx = imgui.combo("Resolution", idx, [f"{r} x {r}" for r in RESOLUTIONS])
                 if changed:
                     self.resolution = RESOLUTIONS[idx]
-                    if self._out_auto:
-                        self.out = self.default_out()
                 _, self.fps = imgui.input_float("fps (0 = keep)", self.fps, 0.0, 0.0, "%g")
                 self.fps = max(self.fps, 0.0)
         if self.error:

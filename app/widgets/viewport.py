@@ -42,6 +42,7 @@ class ViewportPanel(Panel):
         self.texture = Texture()
         self.mode = 0
         self.zoom = 4.0
+        self.image_rect: tuple[float, float, float, float] | None = None  # on screen (x0, y0, x1, y1), for tests
 
     def emit(self, f: Frame) -> None:
         if f.view.model is not None:
@@ -63,7 +64,9 @@ class ViewportPanel(Panel):
         if frame is None:
             self._placeholder(f)
             return
-        self.texture.update(frame.image, version=frame.stamp)
+        # Versioned by arrival, not by request stamp: another model answers the same stamp (identical args)
+        # with a different picture.
+        self.texture.update(frame.image, version=f.view.frames_shown)
         self._image(f, frame)
 
     def _placeholder(self, f: Frame) -> None:
@@ -98,6 +101,7 @@ class ViewportPanel(Panel):
             imgui.set_cursor_pos(imgui.ImVec2(cur.x + pad_x, cur.y + pad_y))
             origin = imgui.get_cursor_screen_pos()
             imgui.image(self.texture.ref, size)
+            self.image_rect = (origin.x, origin.y, origin.x + size.x, origin.y + size.y)
             if imgui.is_item_hovered():
                 if imgui.get_io().mouse_wheel and imgui.get_io().key_ctrl:
                     self.mode, self.zoom = (
