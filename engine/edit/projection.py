@@ -45,6 +45,13 @@ class ProjectionConfig:
     t: float = 0.0  # frame time the image is matched at, in training-data frames
     fit: str = "crop"  # "crop" or "pad" a non-square image to the model's square frame
     seed: int = 0  # w-noise generator seed: the same inputs give the same result
+    # Animation that keeps the photo: each step also matches the image under `motions_per_step` freshly drawn
+    # motions at times drawn from [0, animate_t_max] (weight `animate_weight`), and `w_prior_lambda` keeps the
+    # codes near the model's W distribution. motions_per_step = 0 is upstream's single-frame projection.
+    motions_per_step: int = 3
+    animate_t_max: float = 100.0
+    animate_weight: float = 0.25
+    w_prior_lambda: float = 1.0
 
     def validate(self) -> None:
         if self.num_steps < 1:
@@ -53,6 +60,10 @@ class ProjectionConfig:
             raise SgvError(f"learning rate must be positive, got {self.initial_lr}")
         if self.w_avg_samples < 2:
             raise SgvError("w_avg_samples must be at least 2")
+        if self.motions_per_step < 0 or self.animate_weight < 0 or self.w_prior_lambda < 0:
+            raise SgvError("motions_per_step and the loss weights must be >= 0")
+        if not (math.isfinite(self.animate_t_max) and self.animate_t_max >= 0):
+            raise SgvError(f"animate_t_max must be a time >= 0, got {self.animate_t_max}")
 
 
 def learning_rate(progress: float, initial_lr: float, rampup: float = 0.05, rampdown: float = 0.25) -> float:
@@ -128,9 +139,11 @@ class Projector:
         with torch.no_grad():
             self.v = G.motion([self.motion], [config.t], self.c)  # [1, 1, V], fixed for the whole run
         w_avg, self.w_std = w_stats(G, config.w_avg_samples, config.w_avg_seed, self.c)
-        self.w_opt = w_avg.to(self.device).repeat(1, G.num_ws, 1).requires_grad_(True)  # [1, L, D]
+        self.w_avg = w_avg.to(self.device)  # [1, 1, D]
+        self.w_opt = self.w_avg.repeat(1, G.num_ws, 1).requires_grad_(True)  # [1, L, D]
         self.optimizer = torch.optim.Adam([self.w_opt], betas=(0.9, 0.999), lr=config.initial_lr)
         self.noise_gen = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.motion_rng = np.random.default_rng(config.seed)  # the extra motions and times of each step
         self.step_index = 0
         self.best_loss = math.inf
         self.best_ws = self.w_opt.detach().clone()
@@ -152,8 +165,25 @@ class Projector:
             group["lr"] = lr
         noise = torch.randn(self.w_opt.shape, generator=self.noise_gen, device=self.device) * noise_scale
         ws = self.w_opt + noise
-        x = self.G.synthesis(ws, self.v)[:, 0]  # [1, 3, R, R]
-        loss = self.loss_fn(x, self.target).sum()
+        v, k = self.v, cfg.motions_per_step if cfg.animate_weight > 0 else 0
+        if k:  # the same codes under k other motions at other times: the photo must survive being animated
+            seeds = self.motion_rng.integers(0, 2**62, size=k)
+            ts = torch.from_numpy(self.motion_rng.uniform(0.0, cfg.animate_t_max, size=(k, 1)))
+            cc = self.c.expand(k, -1) if self.c is not None else None
+            with torch.no_grad():
+                v = torch.cat([v, self.G.motion([MotionCodes(seed=int(s)) for s in seeds], ts, cc)])
+        x_all = self.G.synthesis(ws.expand(1 + k, -1, -1), v)[:, 0]  # [1 + k, 3, R, R]
+        x = x_all[:1]
+        d = self.loss_fn(x_all, self.target.expand(1 + k, -1, -1, -1))  # [1 + k]
+        loss = d[0]
+        terms = {"image": float(d[0].detach())}
+        if k:
+            loss = loss + cfg.animate_weight * d[1:].mean()
+            terms["animated"] = float(d[1:].mean().detach())
+        if cfg.w_prior_lambda > 0:
+            prior = self.w_prior()
+            loss = loss + cfg.w_prior_lambda * prior
+            terms["w_prior"] = float(prior.detach())
         value = float(loss.detach())
         if not math.isfinite(value):
             raise SgvError(f"{self.source}: projection diverged at step {self.step_index + 1} (loss {value})")
@@ -165,8 +195,17 @@ class Projector:
         self.step_index += 1
         self.losses.append(value)
         preview = _uint8(x.detach())
-        self.state = StepState(self.step_index, cfg.num_steps, value, self.best_loss, lr, preview, {})
+        self.state = StepState(self.step_index, cfg.num_steps, value, self.best_loss, lr, preview, terms)
         return self.state
+
+    def w_prior(self) -> torch.Tensor:
+        """How far the codes are from the model's W distribution, in units of w_std²: the spread of the W+ rows
+        around their mean (0 for codes in W, which the synthesis network was trained on) plus how far each row
+        lies beyond one w_std from w_avg (mapped samples lie about one w_std out)."""
+        w = self.w_opt
+        spread = (w - w.mean(dim=1, keepdim=True)).square().sum(-1).mean() / self.w_std**2
+        radius = (w - self.w_avg).square().sum(-1) / self.w_std**2  # [1, L]
+        return spread + torch.relu(radius - 1.0).mean()
 
     def __iter__(self):
         while not self.done:
