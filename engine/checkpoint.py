@@ -181,12 +181,10 @@ def _is_upstream_pickle(path: str | os.PathLike) -> bool:
 
 
 def model_info(path: str | os.PathLike) -> dict:
+    """What `sgv info` shows of a generator file (ours or an upstream pickle). Other kinds of model file
+    (cascade SR levels: engine.cascade.sr_model_info) describe themselves; `peek_format` tells them apart."""
     if _is_upstream_pickle(path):
         return upstream_model_info(path)
-    if _peek_format(path) == "sgv-studio.sr":
-        from engine.cascade.checkpoint import sr_model_info  # cascade SR levels describe themselves
-
-        return sr_model_info(path)
     config, tensors, metadata = read_model_file(path)
     n_params = sum(
         t.numel()
@@ -204,7 +202,7 @@ def model_info(path: str | os.PathLike) -> dict:
     }
 
 
-def _peek_format(path: str | os.PathLike) -> str | None:
+def peek_format(path: str | os.PathLike) -> str | None:
     """The `format` metadata of a safetensors file, or None when it cannot be read (the full read says why)."""
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:

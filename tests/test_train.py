@@ -188,7 +188,7 @@ def _after_steps(n: int):
 
 
 def _ddp_worker(rank, world, port, data, outdir, results):
-    from engine.train import distributed
+    from engine import distributed
 
     ranks = distributed.init(rank, world, "cpu", port)
     torch.set_num_threads(1)
@@ -202,7 +202,7 @@ def _ddp_worker(rank, world, port, data, outdir, results):
 def test_two_gloo_ranks_match_one_process(data, tmp_path):
     import torch.multiprocessing as mp
 
-    from engine.train.distributed import free_port
+    from engine.distributed import free_port
 
     mp.spawn(_ddp_worker, args=(2, free_port(), str(data), str(tmp_path / "ddp"), str(tmp_path)), nprocs=2)
     r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine import distributed
 from engine.cascade.checkpoint import load_sr, save_sr
 from engine.cascade.config import SRDiscriminatorConfig, SRGeneratorConfig, SRModelConfig
 from engine.cascade.data import SRClips, degrade, degrade_generator
@@ -31,7 +32,6 @@ from engine.cascade.nets import SRDiscriminator, SRGenerator, windows_of
 from engine.cascade.options import RUN_KIND, SRTrainOptions
 from engine.config import from_dict, to_json
 from engine.fileio import append_jsonl, atomic_write_text
-from engine.train import distributed
 from engine.train.loop import (
     TickStats,
     _adam,

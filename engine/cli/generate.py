@@ -122,9 +122,15 @@ INFO_EXAMPLES = """examples:
 
 
 def cmd_info(args) -> int:
-    from engine.checkpoint import BUNDLED_MODEL, model_info
+    from engine.checkpoint import BUNDLED_MODEL, model_info, peek_format
 
-    info = model_info(args.ckpt or BUNDLED_MODEL)
+    path = args.ckpt or BUNDLED_MODEL
+    if peek_format(path) == "sgv-studio.sr":  # a cascade SR level describes itself
+        from engine.cascade.checkpoint import sr_model_info
+
+        info = sr_model_info(path)
+    else:
+        info = model_info(path)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0

@@ -65,7 +65,7 @@ def evaluate(
     request: MetricsRequest, on_result: ResultFn | None = None, make_progress: ProgressFactory | None = None
 ) -> None:
     """Run every metric of `request`; rank 0 passes each result to `on_result`."""
-    from engine.train import distributed
+    from engine import distributed
 
     request = request.checked()
     launched = distributed.from_torchrun()
@@ -110,10 +110,10 @@ def _spawned(rank: int, world: int, port: int, request, on_result, make_progress
 
 
 def _run(rank: int, world: int, port: int | None, request: MetricsRequest, on_result, make_progress) -> None:
+    from engine import distributed
     from engine.devices import device_kind
     from engine.metrics.detectors import load_detector
     from engine.metrics.registry import METRICS, calc
-    from engine.train import distributed
 
     ranks = distributed.init(rank, world, device_kind(request.model.device), port)
     try:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from engine.distributed import comm_device
 from engine.metrics.detectors import Detector, MetricError
 from engine.metrics.fakes import render_fake_videos
 from engine.metrics.frechet import FeatureStats
 from engine.metrics.fvd import Advance
 from engine.metrics.protocol import Protocol, fake_times
-from engine.train.distributed import comm_device
 
 
 class FrameReader(torch.utils.data.Dataset):

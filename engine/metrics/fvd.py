@@ -13,11 +13,11 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from engine.distributed import comm_device
 from engine.metrics.detectors import Detector, MetricError
 from engine.metrics.fakes import render_fake_videos
 from engine.metrics.frechet import FeatureStats
 from engine.metrics.protocol import Protocol, clip_frames, clip_offset, eligible_videos, fake_times, shard
-from engine.train.distributed import comm_device
 
 Advance = Callable[[int], None]  # called with the number of items this rank just finished
 

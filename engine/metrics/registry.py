@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.distributed import broadcast_values
 from engine.fileio import append_jsonl
 from engine.metrics import cache as stats_cache
 from engine.metrics import fid, fvd
 from engine.metrics.detectors import Detector, MetricError, load_detector
 from engine.metrics.frechet import frechet_distance
 from engine.metrics.protocol import Protocol, eligible_videos
-from engine.train.distributed import broadcast_values
 
 PROTOCOL_VERSION = 1  # bump when anything that changes real statistics changes (invalidates caches)
 

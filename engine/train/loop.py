@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine import distributed
 from engine.config import DiscriminatorConfig, GeneratorConfig, ModelConfig, from_dict, to_dict, to_json
 from engine.fileio import append_jsonl, atomic_write_text
 from engine.fileio import read_jsonl as read_log
 from engine.motion_codes import MotionCodes
 from engine.nets import Discriminator, Generator
-from engine.train import distributed
 from engine.train.loss import VideoGANLoss, phases
 from engine.train.options import TrainingError, TrainOptions
 from engine.train.sampling import StepBatches, TrainClips, fake_draws, torch_generator

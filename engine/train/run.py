@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
+from engine import distributed
 from engine.devices import device_kind
-from engine.train import distributed
 from engine.train.loop import ProgressFn, TrainResult, training_loop
 from engine.train.options import TrainingError, TrainOptions
 

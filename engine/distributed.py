@@ -1,4 +1,4 @@
-"""Ranks for `sgv train --gpus N`: torch.distributed with NCCL on GPUs and gloo on CPU.
+"""Ranks for `sgv train --gpus N` and `sgv metrics --gpus N`: torch.distributed with NCCL on GPUs and gloo on CPU.
 
 Gradients are averaged by hand after each phase (as upstream does, instead of DDP: phases touch
 different parameter subsets and lazy R1 runs every 16 steps), so every rank holds identical weights.
