@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-PRESETS = {  # upstream hyper-parameters of our presets (model-spec §1.1)
+PRESETS = {  # upstream hyper-parameters of our presets (docs/model.md §15)
     "tiny": dict(res=32, z=32, w=32, mz=32, mv=32, te=16, base=512, max=32),
     "small": dict(res=64, z=128, w=128, mz=128, mv=128, te=64, base=4096, max=128),
     "paper256": dict(res=256, z=512, w=512, mz=512, mv=512, te=256, base=16384, max=512),

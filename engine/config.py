@@ -1,6 +1,6 @@
 """Model configuration: one frozen dataclass per component, plus named presets.
 
-Field names follow upstream StyleGAN-V (model-spec §1.1, §2) so a resolved config reads like its
+Field names follow upstream StyleGAN-V (docs/model.md §15, §7) so a resolved config reads like its
 `experiment_config.yaml`, but every network takes only its own small config. Configs hold primitives
 only: they serialise to JSON next to every model and load back with `from_dict`, which refuses unknown
 keys with one clear line.
@@ -23,7 +23,7 @@ class ConfigError(SgvError, ValueError):
 
 @dataclass(frozen=True)
 class MappingConfig:
-    """Content mapping network z -> w (model-spec §1.2)."""
+    """Content mapping network z -> w (docs/model.md §3)."""
 
     z_dim: int = 512  # content noise z dimensionality
     c_dim: int = 0  # class-label dimensionality; 0 = unconditional
@@ -35,7 +35,7 @@ class MappingConfig:
 
 @dataclass(frozen=True)
 class MotionConfig:
-    """Motion mapping network and acyclic time encoder (model-spec §1.3, §1.4)."""
+    """Motion mapping network and acyclic time encoder (docs/model.md §4, §5)."""
 
     z_dim: int = 512  # motion noise dimensionality, one code per noise position
     v_dim: int = 512  # anchor "u" code dimensionality (output of the motion convs)
@@ -60,7 +60,7 @@ class MotionConfig:
 
 @dataclass(frozen=True)
 class SynthesisConfig:
-    """Skip-architecture synthesis network (model-spec §1.5)."""
+    """Skip-architecture synthesis network (docs/model.md §6)."""
 
     img_resolution: int = 256  # output height = width, a power of two >= 8
     img_channels: int = 3  # output colour channels
@@ -99,7 +99,7 @@ class GeneratorConfig:
 
 @dataclass(frozen=True)
 class DiscriminatorConfig:
-    """Holistic video discriminator (model-spec §2)."""
+    """Holistic video discriminator (docs/model.md §7)."""
 
     img_resolution: int = 256
     img_channels: int = 3

@@ -1,6 +1,6 @@
 """Upstream pickles: read safely (nothing in them runs) and rendered exactly as upstream renders them.
 
-The pickles here are written by the tests from the record layout of model-spec §4.2: persistent objects
+The pickles here are written by the tests from the record layout of upstream's persistence: persistent objects
 as `_reconstruct_persistent_obj(meta)` with dummy source text, OmegaConf configs as DictConfig/AnyNode
 records with `${...}` interpolations, tensors as torch's own pickles (legacy storage blobs). No upstream
 code is involved at test time. (Checked once outside the project: upstream's own unpickler, with real
@@ -65,7 +65,7 @@ DATA = Path(__file__).parent / "data"
 pytestmark = pytest.mark.filterwarnings("ignore::engine.legacy.PickleImportNote")
 
 # ----------------------------------------------------------------------------------------------------
-# Writing upstream-format pickles from the record layout (model-spec §4.2), without upstream code
+# Writing upstream-format pickles from the record layout (docs/formats.md), without upstream code
 
 
 class Ref:
@@ -352,7 +352,7 @@ def snapshot(
     src: str = DUMMY_SRC,
     v20: bool = False,
 ):
-    """A network-snapshot dict laid out as upstream's training_loop.py writes it (§4.1, §4.2)."""
+    """A network-snapshot dict laid out as upstream's training_loop.py writes it (docs/formats.md)."""
     root_dict = experiment_config(g, c_dim, min_period, fps, delta_z)
     for path, value in (cfg_override or {}).items():
         node = root_dict["model"]["generator"]

@@ -53,7 +53,7 @@ def test_no_seams_at_anchor_boundaries(tiny_G, anchor):
 
 
 def _reference_v(G, window: np.ndarray, first: int, ts: np.ndarray) -> np.ndarray:
-    """Independent float64 evaluation of model-spec §1.3-1.4 from the raw weights.
+    """Independent float64 evaluation of docs/model.md §4-§5 from the raw weights.
 
     `window` holds the noise codes of positions first, first+1, ...; times are absolute.
     """

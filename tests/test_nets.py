@@ -62,7 +62,7 @@ def test_conditional_model_shapes():
 
 
 def _spec_paper256_G() -> dict[str, tuple]:
-    """model-spec §4.3, written out: every G_ema parameter and buffer with its shape."""
+    """Upstream's G_ema names and shapes, written out: every G_ema parameter and buffer with its shape."""
     s = {
         "synthesis.motion_encoder.time_encoder.freqs": (1, 256),
         "synthesis.motion_encoder.time_encoder.phase_scales": (1, 256),

@@ -1,4 +1,4 @@
-"""Edit: change the current content with words (StyleCLIP latent optimisation through CLIP, model-spec §5.2).
+"""Edit: change the current content with words (StyleCLIP latent optimisation through CLIP, docs/model.md §13).
 
 Type a prompt, run the edit as a cancellable job with a live preview, choose a strength (start + s · (edited −
 start), previewed by the renderer), and accept it as an undoable edit of the current content; the motion is

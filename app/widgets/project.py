@@ -2,7 +2,7 @@
 model's content codes (W+) as a cancellable job with a live preview, loss and PSNR, then accept the result as
 the current content (undoable, listed in the Content history) and play it with the current motion.
 
-The image is matched at t = 0 under the app's current motion (model-spec §5.1; upstream holds the motion
+The image is matched at t = 0 under the app's current motion (docs/model.md §12; upstream holds the motion
 fixed too), so after Accept the viewport's frame at t = 0 is the reconstruction and every other t animates it.
 """
 

@@ -6,7 +6,7 @@ opener.py    open_dataset: layout detection, the frame cache of a folder of vide
 prepare.py   videos → frame dataset (parallel, resumable, lists what it skips)
 layout.py    writing frame folders and zips atomically, dataset.json
 synth.py     synth_video / the synthetic dataset
-cli.py       `sgv dataset prepare|synth|info`
+(`sgv dataset prepare|synth|info` is engine/cli/dataset.py)
 """
 
 from engine.data.base import DatasetError, VideoDataset

@@ -1,4 +1,4 @@
-"""Text editing: StyleCLIP latent optimisation of content codes (model-spec §5.2), as a step iterator.
+"""Text editing: StyleCLIP latent optimisation of content codes (docs/model.md §13), as a step iterator.
 
 Each step renders the frame at t (0) of the current W+ codes under `motions_per_step` freshly drawn motion
 seeds (upstream re-samples motion at every forward, so the edit must hold for any motion, not one pose), and

@@ -1,4 +1,4 @@
-"""Projection: find content codes (W+) whose frame at t = 0 reproduces an image (model-spec §5.1).
+"""Projection: find content codes (W+) whose frame at t = 0 reproduces an image (docs/model.md §12).
 
 Upstream's recipe (StyleGAN2-ADA's projector in W+): start from w_avg (10 000 mapped z, RandomState 123),
 Adam(0.9, 0.999) at lr 0.1 with a 5 % linear warm-up and a cosine ramp-down over the last 25 %, Gaussian

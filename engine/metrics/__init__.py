@@ -1,4 +1,4 @@
-"""Video and image quality metrics by the StyleGAN-V protocol (model-spec §7): FVD and FID.
+"""Video and image quality metrics by the StyleGAN-V protocol (docs/model.md §14): FVD and FID.
 
     import engine.metrics
     r = engine.metrics.calc("fvd2048_16f", G, "data/ffs.zip", run_dir="runs/ffs")
@@ -10,7 +10,7 @@ detectors.py the I3D / Inception TorchScript files (through engine.weights) and 
 fakes.py     generated videos for the metrics (G.mapping / G.motion / G.synthesis, quantised)
 fvd.py       FVD statistics (one clip per real video), fid.py FID statistics (every real frame)
 cache.py     real statistics cached per dataset + detector + protocol
-registry.py  METRICS and calc(); cli.py: `sgv metrics`
+registry.py  METRICS and calc(); evaluate.py: what `sgv metrics` runs
 """
 
 from engine.fileio import read_jsonl

@@ -1,4 +1,4 @@
-"""FVD statistics (model-spec §7): I3D features of one clip per real video and of generated clips.
+"""FVD statistics (docs/model.md §14): I3D features of one clip per real video and of generated clips.
 
 Real: the first `max_real` videos with at least F·s frames, one clip each at a seeded random offset,
 frames offset + 0, s, …, (F−1)·s, no flipping, uint8 at the data's resolution. Fake: `num_fake` generated

@@ -1,4 +1,4 @@
-"""The StyleGAN-V evaluation protocol as data and pure functions (model-spec §7).
+"""The StyleGAN-V evaluation protocol as data and pure functions (docs/model.md §14).
 
 Upstream facts restated here (src/metrics/metric_main.py, frechet_video_distance.py, metric_utils.py,
 src/training/dataset.py):

@@ -1,4 +1,4 @@
-"""The holistic video discriminator (model-spec §2; paper §3.3).
+"""The holistic video discriminator (docs/model.md §7; paper §3.3).
 
 k frames of a video go independently through shared 2-D ResNet blocks down to 16×16, are concatenated
 along channels there, and continue as one stream. The time gaps between the frames condition the

@@ -1,10 +1,10 @@
-"""The StyleGAN-V generator: content mapping + motion + synthesis (model-spec §1).
+"""The StyleGAN-V generator: content mapping + motion + synthesis (docs/model.md §3-§6).
 
 Public interface (what projection, editing, metrics and the app use):
     ws = G.mapping(z, c, psi=1.0)            # [N, L, D] content codes (W+)
     v  = G.motion(motions, t, c=None)        # [N, T, 2D] motion codes at real-valued t (frames)
     x  = G.synthesis(ws, v)                  # [N, T, 3, H, W] in about [-1, 1]
-State-dict names equal upstream's G_ema (§4.3), so its weights load without renaming.
+State-dict names equal upstream's G_ema (docs/formats.md), so its weights load without renaming.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Content mapping network z -> w, broadcast to W+ (model-spec §1.2; StyleGAN2-ADA MappingNetwork)."""
+"""Content mapping network z -> w, broadcast to W+ (docs/model.md §3; StyleGAN2-ADA MappingNetwork)."""
 
 from __future__ import annotations
 

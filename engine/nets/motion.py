@@ -1,4 +1,4 @@
-"""Motion mapping network and acyclic positional embedding (model-spec §1.3, §1.4; paper §3.1).
+"""Motion mapping network and acyclic positional embedding (docs/model.md §4, §5; paper §3.1).
 
 noise codes (one per position) → two padding-free temporal convs → anchor codes u_i, one every δz
 frames → for a frame at time t, the left anchor's u sets frequencies and phases of D sinusoids and both
@@ -38,7 +38,7 @@ def linspaced_frequencies(num_freqs: int, min_period: float, max_period: float) 
 
 
 class AlignedTimeEncoder(nn.Module):
-    """u_L, u_R, t → v_t (the acyclic positional embedding, §1.4). Weights: 3 bias-free linear maps."""
+    """u_L, u_R, t → v_t (the acyclic positional embedding, docs/model.md §5). Weights: 3 bias-free linear maps."""
 
     def __init__(self, latent_dim: int, dim: int, min_period: float, max_period: float):
         super().__init__()

@@ -1,5 +1,5 @@
 """Synthesis network: learned const ⊕ motion code at 4×4, then StyleGAN2's skip architecture
-(model-spec §1.5; paper §3.2).
+(docs/model.md §6; paper §3.2).
 
 Content codes ws are per video and motion codes v_t per frame. Frames of one video share every
 style vector, so each modulated conv is built once per video and run over all of its frames.

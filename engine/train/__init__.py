@@ -1,4 +1,4 @@
-"""Training StyleGAN-V (model-spec §3): `run_training(TrainOptions(...))`, or `sgv train`.
+"""Training StyleGAN-V (docs/model.md §8-§10): `run_training(TrainOptions(...))`, or `sgv train`.
 
 options.py      TrainOptions (written as training_options.json), TrainingError
 sampling.py     k-frame sparse sampling, deterministic per (seed, step, slot)

@@ -1,5 +1,5 @@
 """Adaptive discriminator augmentation (Karras et al. 2020, "Training Generative Adversarial Networks with
-Limited Data", §2.3 and appendix B), the `bgc` pipeline, made video-consistent (model-spec §3.2).
+Limited Data", §2.3 and appendix B), the `bgc` pipeline, made video-consistent (docs/model.md §11).
 
 Every frame of clip n gets exactly the same randomly drawn transform; different clips get independent draws.
 Upstream StyleGAN-V gets this by stacking the k frames along channels before an image pipeline; we do the

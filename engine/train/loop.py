@@ -1,4 +1,4 @@
-"""The training loop (model-spec §3): one function, tick-gated, phases as data.
+"""The training loop (docs/model.md §8-§10): one function, tick-gated, phases as data.
 
 Every random draw is keyed by (seed, step, phase, global slot) (engine/train/sampling.py), so a run
 resumed from a state file, a run on N ranks and a run on one rank with the same global batch (and

@@ -1,4 +1,4 @@
-"""The GAN objective of StyleGAN-V (model-spec §2, loss): non-saturating G loss, logistic D loss and a
+"""The GAN objective of StyleGAN-V (docs/model.md §8): non-saturating G loss, logistic D loss and a
 lazy R1 penalty on real clips, computed per frame and averaged over each clip's k frames.
 
 The math is pure functions; `VideoGANLoss` runs one phase (Gmain, Dmain, Dreg) on one forward pass.

@@ -1,6 +1,6 @@
 """Training options: one frozen record, written as `training_options.json` in every run folder.
 
-Units follow upstream (model-spec §3.2): progress is counted in real frames shown to D (`cur_nimg`
+Units follow upstream (docs/model.md §10): progress is counted in real frames shown to D (`cur_nimg`
 grows by batch·k per step), so `kimg` is thousands of frames; `batch` is in videos.
 """
 

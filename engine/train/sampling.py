@@ -1,4 +1,4 @@
-"""Which frames D sees (model-spec §3.1), drawn so that every random choice is a pure function of
+"""Which frames D sees (docs/model.md §9), drawn so that every random choice is a pure function of
 (seed, step, slot): a resumed run, a run split over ranks and a run with any number of loader workers
 all see exactly the same clips.
 
