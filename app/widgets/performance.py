@@ -26,7 +26,8 @@ class PerformancePanel(Panel):
         imgui.text(f"UI frame     {f.ui_ms:7.1f} ms   (app code {view.perf.app_ms[-1]:.1f} ms of it)")
         imgui.text(f"latency      {view.latency_ms:7.1f} ms   (request -> frame on screen)")
         imgui.text(
-            f"frames       {stats.frames_rendered} rendered, {stats.prefetched} prefetched, {stats.cache_hits} hits"
+            f"frames       {stats.frames_rendered} rendered ({stats.prefetched} ahead), {view.frames_shown} shown, "
+            f"{stats.cache_hits} cache hits"
         )
         imgui.text(f"device       {stats.device}" + ("   busy" if stats.busy else ""))
         with item_width(lay.input_w):
