@@ -38,14 +38,15 @@ from pathlib import Path
 import numpy as np
 
 from app.sgv_commands import DEFAULT_COMMAND, crash_message, signal_group, signal_process, terminal_lines
+from engine.config import PRESETS
 from engine.errors import SgvError
 from engine.fileio import JsonlTail, atomic_write_text
+from engine.train.options import TrainOptions, field_choices, flag_args
 
 STDERR_LOG = "train-stderr.log"
 STOP_TIMEOUT_S = 120.0  # a graceful stop finishes a step and writes a snapshot + samples; big models take a while
 EXIT_GRACE_S = 15.0  # the training loop has ended (run lock released); still alive this much later = hung on exit
 PLOT_KEYS = ("loss_G", "loss_D", "r1_penalty", "aug_p", "sec_per_kimg")
-PRESET_NAMES = ("tiny", "small", "paper256", "paper1024")
 _GRID_RE = re.compile(r"^grid-(\d+)\.png$")
 _MODEL_RE = re.compile(r"^model-(\d+)\.safetensors$")
 _STATE_RE = re.compile(r"^state-(\d+)\.pt$")
@@ -59,62 +60,56 @@ class TrainingRunError(SgvError):
 # Pure helpers
 
 
+_DEFAULTS = TrainOptions()
+
+
 @dataclass(frozen=True)
 class RunSpec:
-    """What Train > New run... asks for; `args()` is the `sgv train` command line."""
+    """What Train > New run... asks for; defaults, checks and flags are TrainOptions' (engine/train/options.py).
+    `args()` is the `sgv train` command line."""
 
     data: str
     outdir: str
-    preset: str = "tiny"
-    resolution: int | None = None  # None = the preset's
-    kimg: float = 1000.0  # length in thousands of real frames
-    batch: int = 32  # videos per step, all GPUs together
-    gamma: float | None = None  # R1 weight; None = 0.0002·res²/batch
-    gpus: int = 1
-    tick_kimg: float | None = None  # log interval; None = the trainer's default (4)
-    snap_kimg: float | None = None  # snapshot interval; None = the trainer's default (200)
-    seed: int | None = None
+    preset: str = _DEFAULTS.preset
+    resolution: int | None = _DEFAULTS.resolution  # None = the preset's
+    kimg: float = _DEFAULTS.total_kimg
+    batch: int = _DEFAULTS.batch
+    gamma: float | None = _DEFAULTS.gamma  # None = auto_gamma(res, batch)
+    gpus: int = _DEFAULTS.gpus
+    tick_kimg: float | None = None  # None = the trainer's default
+    snap_kimg: float | None = None  # None = the trainer's default (SNAP_KIMG)
+    seed: int | None = None  # None = the trainer's default
+
+    def options(self) -> TrainOptions:
+        changes = dict(tick_kimg=self.tick_kimg, seed=self.seed)
+        return TrainOptions(
+            data=self.data,
+            outdir=self.outdir,
+            preset=self.preset,
+            resolution=self.resolution,
+            total_kimg=self.kimg,
+            batch=self.batch,
+            gamma=self.gamma,
+            gpus=self.gpus,
+            **{k: v for k, v in changes.items() if v is not None},
+        )
 
     def problems(self) -> list[str]:
         """What is wrong with the options, each one line (empty: ready to start)."""
-        out = []
-        if not self.data:
-            out.append("pick a dataset")
-        if not self.outdir:
-            out.append("pick an output (run) folder")
-        elif any((Path(self.outdir) / n).exists() for n in ("log.jsonl", "snapshots")):
-            out.append(f"{self.outdir}: already holds a run (open it with Train > Open run folder... to resume)")
-        if self.preset not in PRESET_NAMES:
-            out.append(f"unknown preset '{self.preset}'")
-        if self.resolution is not None and (self.resolution < 4 or self.resolution & (self.resolution - 1)):
-            out.append(f"resolution {self.resolution} must be a power of two, at least 4")
-        if not self.kimg > 0:
-            out.append("kimg must be positive")
-        if self.batch < 1 or self.gpus < 1:
-            out.append("batch and GPUs must be at least 1")
-        elif self.batch % self.gpus:
-            out.append(f"batch {self.batch} must be divisible by the {self.gpus} GPUs")
-        if self.gamma is not None and self.gamma < 0:
-            out.append("gamma must be >= 0")
-        if self.tick_kimg is not None and not self.tick_kimg > 0:
-            out.append("tick kimg must be positive")
+        out = self.options().problems()
+        if self.outdir and any((Path(self.outdir) / n).exists() for n in ("log.jsonl", "snapshots")):
+            out.insert(0, f"{self.outdir}: already holds a run (open it with Train > Open run folder... to resume)")
         if self.snap_kimg is not None and not self.snap_kimg > 0:
-            out.append("snapshot kimg must be positive")
+            out.append("--snap-kimg must be positive")
         return out
 
     def args(self) -> list[str]:
+        opts = self.options()
         a = ["train", "--data", str(Path(self.data).expanduser().resolve()), "--outdir", _abs(self.outdir)]
-        a += ["--preset", self.preset, "--kimg", f"{self.kimg:g}", "--batch", str(self.batch), "--gpus", str(self.gpus)]
-        if self.resolution is not None:
-            a += ["--res", str(self.resolution)]
-        if self.gamma is not None:
-            a += ["--gamma", f"{self.gamma:g}"]
-        if self.tick_kimg is not None:
-            a += ["--tick-kimg", f"{self.tick_kimg:g}"]
+        a += flag_args(opts, ["preset", "total_kimg", "batch", "gpus", "resolution", "gamma"])
+        a += flag_args(opts, [name for name in ("tick_kimg", "seed") if getattr(self, name) is not None])
         if self.snap_kimg is not None:
             a += ["--snap-kimg", f"{self.snap_kimg:g}"]
-        if self.seed is not None:
-            a += ["--seed", str(self.seed)]
         return a + ["--quiet"]  # no tqdm bar: it would fill train-stderr.log with carriage returns
 
 
@@ -130,16 +125,13 @@ def _abs(p: str | os.PathLike) -> str:
     return str(Path(p).expanduser().absolute())
 
 
-def preset_resolution(name: str) -> int | None:
-    from engine.config import PRESETS
+def preset_names() -> tuple[str, ...]:
+    return field_choices("preset")
 
+
+def preset_resolution(name: str) -> int | None:
     factory = PRESETS.get(name)
     return factory().generator.synthesis.img_resolution if factory else None
-
-
-def auto_gamma(resolution: int, batch: int) -> float:
-    """The trainer's default R1 weight (engine.train.options.TrainOptions.r1_gamma)."""
-    return 0.0002 * resolution * resolution / max(batch, 1)
 
 
 def format_duration(seconds: float | None) -> str:

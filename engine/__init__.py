@@ -7,12 +7,47 @@ x = video.frame(12.37)                                   # any real t, 10**6 cos
 engine.export_video(video, "out.mp4", duration_s=10, fps=60)
 """
 
-from engine.checkpoint import generator_fingerprint, load_generator, save_generator
-from engine.config import GeneratorConfig, ModelConfig, preset
-from engine.errors import CheckpointError, SgvError
-from engine.motion_codes import MotionCodes
-from engine.nets import Discriminator, Generator, build_generator
-from engine.video import Video, export_grid_video, export_video, frame_times, grid_frames
+import importlib
+
+# Names resolve on first use, so `import engine.config` (the app's widgets, a training node's option parsing)
+# does not load torch and the networks.
+_EXPORTS = {
+    "generator_fingerprint": "engine.checkpoint",
+    "load_generator": "engine.checkpoint",
+    "save_generator": "engine.checkpoint",
+    "GeneratorConfig": "engine.config",
+    "ModelConfig": "engine.config",
+    "preset": "engine.config",
+    "CheckpointError": "engine.errors",
+    "SgvError": "engine.errors",
+    "MotionCodes": "engine.motion_codes",
+    "Discriminator": "engine.nets",
+    "Generator": "engine.nets",
+    "build_generator": "engine.nets",
+    "Video": "engine.video",
+    "export_grid_video": "engine.video",
+    "export_video": "engine.video",
+    "frame_times": "engine.video",
+    "grid_frames": "engine.video",
+}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    try:
+        return importlib.import_module(f"engine.{name}")  # engine.nets, engine.video, ... as attributes
+    except ModuleNotFoundError as e:
+        if e.name != f"engine.{name}":
+            raise
+        raise AttributeError(f"module 'engine' has no attribute '{name}'") from None
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __version__ = "0.1.0"
 

@@ -16,7 +16,8 @@ from app.gui.layout import Layout
 from app.gui.scoped import OK_RGBA, disabled, error_text, help_marker, item_width, note_text, style_color
 from app.jobs import Job, JobManager, JobState
 from app.sgv_commands import DEFAULT_COMMAND, dataset_info, prepare_dataset, summarize_dataset
-from app.training_runs import PRESET_NAMES, RunSpec, auto_gamma, preset_resolution
+from app.training_runs import RunSpec, preset_names, preset_resolution
+from engine.train.options import SNAP_KIMG, auto_gamma, field_default, field_help
 
 RESOLUTIONS = (32, 64, 128, 256, 512, 1024)
 DATASET_EXTS = (".zip",)
@@ -195,15 +196,16 @@ class NewRunDialog:
         self.command = tuple(command)
         self.data = ""
         self.outdir = ""
-        self.preset = "tiny"
-        self.resolution = 0  # 0 = the preset's
-        self.kimg = 1000.0
-        self.batch = 32
-        self.gamma = 0.0  # 0 = auto
-        self.gpus = 1
-        self.tick_kimg = 4.0
-        self.snap_kimg = 200.0
-        self.seed = 0
+        # The trainer's defaults (engine/train/options.py), in the widgets' units (0 = the default / auto).
+        self.preset = field_default("preset")
+        self.resolution = field_default("resolution") or 0  # 0 = the preset's
+        self.kimg = field_default("total_kimg")
+        self.batch = field_default("batch")
+        self.gamma = field_default("gamma") or 0.0  # 0 = auto
+        self.gpus = field_default("gpus")
+        self.tick_kimg = field_default("tick_kimg")
+        self.snap_kimg = SNAP_KIMG
+        self.seed = field_default("seed")
         self.error = ""
         self.check: Job | None = None  # `sgv dataset info --json` of `checked`
         self.checked = ""
@@ -229,9 +231,9 @@ class NewRunDialog:
             batch=self.batch,
             gamma=self.gamma if self.gamma > 0 else None,
             gpus=self.gpus,
-            tick_kimg=self.tick_kimg if self.tick_kimg != 4.0 else None,
-            snap_kimg=self.snap_kimg if self.snap_kimg != 200.0 else None,
-            seed=self.seed or None,
+            tick_kimg=self.tick_kimg if self.tick_kimg != field_default("tick_kimg") else None,
+            snap_kimg=self.snap_kimg if self.snap_kimg != SNAP_KIMG else None,
+            seed=self.seed if self.seed != field_default("seed") else None,
         )
 
     def model_resolution(self) -> int:
@@ -308,10 +310,11 @@ class NewRunDialog:
             imgui.text_disabled(text)
         imgui.separator()
         with item_width(lay.input_w * 1.3):
-            idx = PRESET_NAMES.index(self.preset) if self.preset in PRESET_NAMES else 0
-            changed, idx = imgui.combo("Preset", idx, list(PRESET_NAMES))
+            presets = preset_names()
+            idx = presets.index(self.preset) if self.preset in presets else 0
+            changed, idx = imgui.combo("Preset", idx, list(presets))
             if changed:
-                self.preset = PRESET_NAMES[idx]
+                self.preset = presets[idx]
                 if self._outdir_auto and self.data.strip():
                     self.outdir = self.default_outdir()
             labels = [f"preset's ({preset_resolution(self.preset)})"] + [f"{r} x {r}" for r in RESOLUTIONS]
@@ -320,19 +323,20 @@ class NewRunDialog:
             if changed:
                 self.resolution = RESOLUTIONS[ridx - 1] if ridx else 0
             _, self.kimg = imgui.input_float("kimg", self.kimg, 0.0, 0.0, "%g")
-            help_marker("Length of training in thousands of real frames shown to the discriminator (3 per video).")
+            help_marker(field_help("total_kimg").capitalize() + ".")
             _, self.batch = imgui.input_int("Batch", self.batch, 1, 8)
-            help_marker("Videos per step over all GPUs.")
+            help_marker(field_help("batch").capitalize() + ".")
             _, self.gamma = imgui.input_float("Gamma (R1)", self.gamma, 0.0, 0.0, "%g")
-            help_marker(f"0 = auto: 0.0002 x res^2 / batch = {auto_gamma(self.model_resolution(), self.batch):g}")
+            auto = auto_gamma(self.model_resolution(), self.batch)
+            help_marker(f"{field_help('gamma')}. 0 = auto, here {auto:g}.")
             _, self.gpus = imgui.input_int("GPUs", self.gpus, 1, 1)
-            help_marker("CUDA devices; on a machine without CUDA, CPU processes under gloo.")
+            help_marker(field_help("gpus").capitalize() + ".")
             self.batch, self.gpus = max(self.batch, 1), max(self.gpus, 1)
         if imgui.tree_node("Advanced"):
             try:
                 with item_width(lay.input_w * 1.3):
                     _, self.tick_kimg = imgui.input_float("Tick kimg", self.tick_kimg, 0.0, 0.0, "%g")
-                    help_marker("Log (and plot) interval in kimg.")
+                    help_marker(field_help("tick_kimg").capitalize() + ".")
                     _, self.snap_kimg = imgui.input_float("Snapshot kimg", self.snap_kimg, 0.0, 0.0, "%g")
                     help_marker("A model snapshot and sample grid every this many kimg (and always when stopped).")
                     _, self.seed = imgui.input_int("Seed", self.seed, 1, 10)

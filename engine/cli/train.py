@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from engine.train.options import SNAP_KIMG, field_choices, field_default, flag_fields, option_fields
+
 EXAMPLES = """examples:
   sgv dataset synth --out data/shapes --videos 64 --frames 256 --res 32
   sgv train --data data/shapes --outdir runs/tiny --preset tiny --kimg 50 --batch 8
@@ -20,29 +22,6 @@ Ctrl-C (or SIGTERM) writes a snapshot and exits; --resume latest continues exact
 Run folder: training_options.json, log.jsonl (one JSON object per tick), samples/, snapshots/,
 model-latest.safetensors (load it with `sgv generate --ckpt`).
 """
-
-# CLI flag → TrainOptions field, for flags that map one to one.
-_FIELDS = {
-    "data": "data",
-    "preset": "preset",
-    "res": "resolution",
-    "kimg": "total_kimg",
-    "batch": "batch",
-    "batch_gpu": "batch_gpu",
-    "gamma": "gamma",
-    "lr": None,
-    "gpus": "gpus",
-    "seed": "seed",
-    "aug": "aug",
-    "aug_p": "aug_p",
-    "mirror": "mirror",
-    "tick_kimg": "tick_kimg",
-    "keep_states": "keep_states",
-    "workers": "workers",
-    "precision": "precision",
-    "device": "device",
-    "deterministic": "deterministic",
-}
 
 
 def _override(text: str) -> tuple[str, object]:
@@ -64,33 +43,37 @@ def register(sub) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--data", default=S, help="dataset: folder of videos / frame folders, zip, or sharded layout")
     p.add_argument("--outdir", required=True, type=Path, help="run folder (created)")
-    p.add_argument("--preset", default=S, help="tiny, small, paper256 or paper1024 (default tiny)")
-    p.add_argument("--res", type=int, default=S, help="resolution (default: the preset's)")
-    p.add_argument("--kimg", type=float, default=S, help="length in thousands of real frames (default 25000)")
-    p.add_argument("--batch", type=int, default=S, help="videos per step over all GPUs (default 64)")
-    p.add_argument("--batch-gpu", type=int, default=S, help="videos per pass per GPU (gradient accumulation)")
-    p.add_argument("--gamma", type=float, default=S, help="R1 weight (default 0.0002·res²/batch)")
+    _add_option_flags(p)
     p.add_argument("--lr", type=float, default=S, help="learning rate of G and D (default 0.0025)")
-    p.add_argument("--gpus", type=int, default=S, help="ranks: CUDA devices, or CPU processes under gloo")
     p.add_argument("--resume", default=None, help="'latest' (this run folder), a state .pt, or another run folder")
-    p.add_argument("--snap-kimg", type=float, default=S, help="snapshot every this many kimg (default 200)")
-    p.add_argument("--tick-kimg", type=float, default=S, help="log interval in kimg (default 4)")
-    p.add_argument("--seed", type=int, default=S, help="random seed (default 0)")
-    p.add_argument("--aug", choices=["ada", "fixed", "noaug"], default=S, help="augmentation (default ada)")
-    p.add_argument("--aug-p", type=float, default=S, help="initial / fixed augmentation probability")
-    p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=S, help="x-flip whole videos (on)")
-    p.add_argument("--keep-states", type=int, default=S, help="training states kept (default 2; models: all)")
-    p.add_argument("--workers", type=int, default=S, help="data loader processes per rank")
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default=S, help="default auto")
-    p.add_argument("--device", default=S, help="cpu or cuda (default: cuda if available)")
-    p.add_argument("--deterministic", action="store_true", default=S, help="deterministic torch algorithms")
+    p.add_argument("--snap-kimg", type=float, default=S, help=f"snapshot every this many kimg (default {SNAP_KIMG:g})")
     p.add_argument("--metrics", default=S, help="comma-separated metrics evaluated at snapshots")
     p.add_argument("--override", type=_override, action="append", default=S, help="model config KEY=VALUE")
     p.add_argument("--dry-run", action="store_true", help="check data, options and model; train nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
+
+
+def _add_option_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per TrainOptions field that has one: type, choices and help (with the default) from the field."""
+    fields = option_fields()
+    for flag, name in flag_fields().items():
+        f = fields[name]
+        default = field_default(name)
+        shown = "on" if default is True else f"{default:g}" if isinstance(default, float) else default
+        help_text = f.metadata["help"] + (
+            "" if default is None or default is False or default == "" else f" (default {shown})"
+        )
+        kwargs: dict = dict(default=argparse.SUPPRESS, help=help_text)
+        kind = f.type if isinstance(f.type, str) else f.type.__name__
+        if kind == "bool":
+            kwargs["action"] = argparse.BooleanOptionalAction if default else "store_true"
+        else:
+            kwargs["type"] = float if kind.startswith("float") else int if kind.startswith("int") else str
+            if field_choices(name):
+                kwargs["choices"] = field_choices(name)
+        p.add_argument(flag, **kwargs)
 
 
 def _options(args):
@@ -101,9 +84,9 @@ def _options(args):
     base = read_run_options(args.outdir) if args.resume else None
     opts = base or TrainOptions()
     changes = {"outdir": str(args.outdir)}
-    for flag, field in _FIELDS.items():
-        if flag in given and field:
-            changes[field] = given[flag]
+    for flag, name in flag_fields().items():
+        if flag[2:].replace("-", "_") in given:
+            changes[name] = given[flag[2:].replace("-", "_")]
     if "data" in changes:
         changes["data"] = str(Path(changes["data"]).expanduser())
     if "lr" in given:
@@ -116,7 +99,7 @@ def _options(args):
     if "snap_kimg" in given:
         opts = opts.replace(snap_ticks=max(1, round(given["snap_kimg"] / opts.tick_kimg)))
     elif base is None:
-        opts = opts.replace(snap_ticks=max(1, round(200 / opts.tick_kimg)))
+        opts = opts.replace(snap_ticks=max(1, round(SNAP_KIMG / opts.tick_kimg)))
     return opts
 
 

@@ -20,47 +20,92 @@ class TrainingError(SgvError):
     """A run cannot start or continue (bad options, no usable data, repeated non-finite losses)."""
 
 
+SNAP_KIMG = 200.0  # `sgv train --snap-kimg` default: a snapshot about every 200 kimg (snap_ticks = 200 / tick_kimg)
+
+
+def auto_gamma(resolution: int, batch: int) -> float:
+    """Upstream's automatic R1 weight, 0.0002·res²/batch (used when `gamma` is None)."""
+    return 0.0002 * resolution * resolution / max(batch, 1)
+
+
+def option(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = dataclasses.MISSING, **meta: Any):
+    """A TrainOptions field defined once: its default, its help, and what `sgv train` and the app derive from it.
+
+    meta: flag ("--kimg"; none = not a command-line option), min / max (inclusive), positive (> 0),
+    choices (a tuple, or a callable returning one), power_of_two, metavar.
+    """
+    return field(default=default, default_factory=factory, metadata={"help": help, **meta})
+
+
+def _preset_names() -> tuple[str, ...]:
+    from engine.config import PRESETS
+
+    return tuple(PRESETS)
+
+
 @dataclass(frozen=True)
 class TrainOptions:
-    data: str = ""  # dataset path: folder of videos, folder of frame folders, zip, or sharded layout
-    outdir: str = ""  # the run folder (created; `--resume latest` continues the newest state in it)
-    preset: str = "tiny"  # model preset (engine.config.PRESETS)
-    resolution: int | None = None  # None = the preset's; the dataset is read at this size
-    overrides: dict[str, Any] = field(
-        default_factory=dict
-    )  # dotted config fields, e.g. {"generator.motion.delta_z": 32}
-    total_kimg: float = 25000.0  # length of training, thousands of real frames shown to D
-    batch: int = 64  # videos per step, all ranks together
-    batch_gpu: int | None = None  # videos per forward pass per rank; None = batch / ranks (no accumulation)
-    num_frames: int = 3  # k frames per video seen by D
-    max_dist: int = 32  # largest span (frames) between the first and last of the k frames
-    max_num_frames: int = 1024  # real videos longer than this are windowed first
-    gamma: float | None = None  # R1 weight; None = 0.0002·res²/batch (upstream's auto)
-    lr_g: float | None = None  # None = 0.0025 (0.002 at res ≥ 1024)
-    lr_d: float | None = None
-    d_reg_interval: int = 16  # lazy R1: every 16 steps, weighted ×16
-    g_reg_interval: int = 4  # upstream scales G's Adam by 4/5 although its PL term is off
-    ema_kimg: float | None = None  # half-life of G_ema in thousands of videos; None = batch·10/32
-    ema_rampup: float | None = None  # upstream: None for fresh runs
-    aug: str = "ada"  # "ada" (adaptive p), "fixed" (p = aug_p), "noaug"
-    aug_p: float = 0.0  # initial (or fixed) augmentation probability
-    ada_target: float = 0.6
-    ada_interval: int = 4  # steps between p updates
-    ada_kimg: float = 100.0  # p can go 0 → 1 in this many thousand videos
-    mirror: bool = True  # whole-video x-flips double the dataset
-    tick_kimg: float = 4.0  # log/progress interval, thousands of frames
-    snap_ticks: int = 50  # snapshot (+ samples, metrics) every this many ticks
-    keep_states: int = 2  # training-state files kept (model snapshots are all kept)
-    seed: int = 0
-    precision: str = "auto"  # "auto" (bf16/fp16 top layers on CUDA, fp32 on CPU), "fp32", "bf16", "fp16"
-    workers: int | None = None  # data-loader processes per rank; None = min(3, cpus − 1)
-    gpus: int = 1  # processes (ranks); CUDA devices when present, else CPU ranks under gloo
-    device: str | None = None  # "cpu" / "cuda"; None = cuda if available
-    metrics: tuple[str, ...] = ()  # metric names evaluated at snapshots
-    sample_contents: int = 6  # sample grid rows (content seeds)
-    sample_seconds: float = 2.0  # length of the sample video per snapshot
-    max_bad_steps: int = 8  # consecutive non-finite losses before the run aborts
-    deterministic: bool = False  # torch deterministic algorithms (exact resume on CPU holds without it)
+    data: str = option("", "dataset: folder of videos / frame folders, zip, or sharded layout", flag="--data")
+    outdir: str = option("", "run folder (created; `--resume latest` continues the newest state in it)")
+    preset: str = option("tiny", "model preset", flag="--preset", choices=_preset_names)
+    resolution: int | None = option(
+        None, "resolution; none = the preset's (the dataset is read at this size)", flag="--res", power_of_two=True
+    )
+    overrides: dict[str, Any] = option(
+        help="dotted model config fields, e.g. {'generator.motion.delta_z': 32}", factory=dict
+    )
+    total_kimg: float = option(
+        25000.0, "length of training in thousands of real frames shown to D", flag="--kimg", positive=True
+    )
+    batch: int = option(64, "videos per step, all GPUs together", flag="--batch", min=1)
+    batch_gpu: int | None = option(
+        None, "videos per pass per GPU (gradient accumulation); none = batch / GPUs", flag="--batch-gpu", min=1
+    )
+    num_frames: int = option(3, "k frames per video seen by D", min=2)
+    max_dist: int = option(32, "largest span (frames) between the first and last of the k frames", min=1)
+    max_num_frames: int = option(1024, "real videos longer than this are windowed first", min=1)
+    gamma: float | None = option(None, "R1 weight; none = auto: 0.0002 * res^2 / batch", flag="--gamma", min=0.0)
+    lr_g: float | None = option(None, "G learning rate; none = 0.0025 (0.002 at res >= 1024)", positive=True)
+    lr_d: float | None = option(None, "D learning rate; none = as G's", positive=True)
+    d_reg_interval: int = option(16, "lazy R1: every this many steps, weighted by it", min=1)
+    g_reg_interval: int = option(4, "upstream scales G's Adam by 4/5 although its PL term is off", min=1)
+    ema_kimg: float | None = option(None, "half-life of G_ema in thousands of videos; none = batch·10/32", min=0.0)
+    ema_rampup: float | None = option(None, "upstream: none for fresh runs", min=0.0)
+    aug: str = option(
+        "ada",
+        "augmentation: ada (adaptive p), fixed (p = aug-p), noaug",
+        flag="--aug",
+        choices=("ada", "fixed", "noaug"),
+    )
+    aug_p: float = option(0.0, "initial (or fixed) augmentation probability", flag="--aug-p", min=0.0, max=1.0)
+    ada_target: float = option(0.6, "ADA's target sign(D(real)) mean", min=0.0, max=1.0)
+    ada_interval: int = option(4, "steps between p updates", min=1)
+    ada_kimg: float = option(100.0, "p can go from 0 to 1 in this many thousand videos", positive=True)
+    mirror: bool = option(True, "x-flip whole videos (doubles the dataset)", flag="--mirror")
+    tick_kimg: float = option(4.0, "log and progress interval in kimg", flag="--tick-kimg", positive=True)
+    snap_ticks: int = option(50, "snapshot (+ samples, metrics) every this many ticks", min=1)
+    keep_states: int = option(
+        2, "training-state files kept (model snapshots are all kept)", flag="--keep-states", min=1
+    )
+    seed: int = option(0, "random seed", flag="--seed", min=0)
+    precision: str = option(
+        "auto",
+        "auto (bf16/fp16 top layers on CUDA, fp32 on CPU), fp32, bf16 or fp16",
+        flag="--precision",
+        choices=("auto", "fp32", "bf16", "fp16"),
+    )
+    workers: int | None = option(
+        None, "data loader processes per rank; none = min(3, cpus - 1)", flag="--workers", min=0
+    )
+    gpus: int = option(1, "ranks: CUDA devices, or CPU processes under gloo", flag="--gpus", min=1)
+    device: str | None = option(None, "cpu or cuda; none = cuda if available", flag="--device")
+    metrics: tuple[str, ...] = option((), "metric names evaluated at snapshots")
+    sample_contents: int = option(6, "sample grid rows (content seeds)", min=1)
+    sample_seconds: float = option(2.0, "length of the sample video per snapshot", positive=True)
+    max_bad_steps: int = option(8, "consecutive non-finite losses before the run aborts", min=1)
+    deterministic: bool = option(
+        False, "deterministic torch algorithms (exact resume on CPU holds without them)", flag="--deterministic"
+    )
 
     # -- derived ------------------------------------------------------------------------------------------
     def model_config(self, c_dim: int = 0, fps: float | None = None) -> ModelConfig:
@@ -73,7 +118,7 @@ class TrainOptions:
         return override(cfg, **changes)
 
     def r1_gamma(self, res: int) -> float:
-        return self.gamma if self.gamma is not None else 0.0002 * res * res / self.batch
+        return self.gamma if self.gamma is not None else auto_gamma(res, self.batch)
 
     def learning_rates(self, res: int) -> tuple[float, float]:
         base = 0.002 if res >= 1024 else 0.0025
@@ -82,26 +127,40 @@ class TrainOptions:
     def ema_nimg(self) -> float:
         return (self.ema_kimg if self.ema_kimg is not None else self.batch * 10 / 32) * 1000
 
-    def validate(self) -> None:
+    def problems(self) -> list[str]:
+        """Everything wrong with these options, one line each, named by their `sgv train` flags (empty: OK)."""
+        out = []
         if not self.data:
-            raise TrainingError("--data is required")
+            out.append("--data is required (the dataset to train on)")
         if not self.outdir:
-            raise TrainingError("--outdir is required")
-        if self.batch < 1 or self.gpus < 1:
-            raise TrainingError(f"--batch ({self.batch}) and --gpus ({self.gpus}) must be positive")
-        if self.batch % self.gpus:
-            raise TrainingError(f"--batch {self.batch} must be divisible by --gpus {self.gpus}")
-        per_rank = self.batch // self.gpus
-        if self.batch_gpu is not None and (self.batch_gpu < 1 or per_rank % self.batch_gpu):
-            raise TrainingError(f"--batch-gpu {self.batch_gpu} must divide the per-rank batch {per_rank}")
-        if self.num_frames < 2:
-            raise TrainingError("num_frames (k) must be at least 2: the discriminator conditions on time gaps")
-        if self.aug not in ("ada", "fixed", "noaug"):
-            raise TrainingError(f"--aug must be ada, fixed or noaug, got '{self.aug}'")
-        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
-            raise TrainingError(f"--precision must be auto, fp32, bf16 or fp16, got '{self.precision}'")
-        if self.total_kimg <= 0 or self.tick_kimg <= 0:
-            raise TrainingError("--kimg and --tick-kimg must be positive")
+            out.append("--outdir is required (the output run folder)")
+        for f in dataclasses.fields(self):
+            value, meta = getattr(self, f.name), f.metadata
+            name = meta.get("flag") or f.name
+            if value is None or isinstance(value, (dict, tuple)):
+                continue
+            choices = field_choices(f.name)
+            if choices and value not in choices:
+                out.append(f"{name} must be {_one_of(choices)}, got '{value}'")
+            if meta.get("positive") and not value > 0:
+                out.append(f"{name} must be positive, got {value:g}")
+            if meta.get("min") is not None and not value >= meta["min"]:
+                out.append(f"{name} must be at least {meta['min']:g}, got {value:g}")
+            if meta.get("max") is not None and not value <= meta["max"]:
+                out.append(f"{name} must be at most {meta['max']:g}, got {value:g}")
+            if meta.get("power_of_two") and (value < 4 or value & (value - 1)):
+                out.append(f"{name} {value} must be a power of two, at least 4")
+        if self.batch >= 1 and self.gpus >= 1:
+            if self.batch % self.gpus:
+                out.append(f"--batch {self.batch} must be divisible by --gpus {self.gpus}")
+            elif self.batch_gpu is not None and self.batch_gpu >= 1 and (self.batch // self.gpus) % self.batch_gpu:
+                out.append(f"--batch-gpu {self.batch_gpu} must divide the per-rank batch {self.batch // self.gpus}")
+        return out
+
+    def validate(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise TrainingError(problems[0])
 
     # -- files --------------------------------------------------------------------------------------------
     def to_json(self) -> str:
@@ -121,3 +180,46 @@ class TrainOptions:
 
     def replace(self, **changes: Any) -> TrainOptions:
         return dataclasses.replace(self, **changes)
+
+
+# -- the fields' metadata, for the CLI and the app --------------------------------------------------------
+def option_fields() -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(TrainOptions)}
+
+
+def field_help(name: str) -> str:
+    return option_fields()[name].metadata.get("help", "")
+
+
+def field_choices(name: str) -> tuple:
+    choices = option_fields()[name].metadata.get("choices")
+    return tuple(choices() if callable(choices) else choices or ())
+
+
+def field_default(name: str) -> Any:
+    f = option_fields()[name]
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
+
+
+def flag_fields() -> dict[str, str]:
+    """`sgv train` flag → TrainOptions field, for every field that has a flag."""
+    return {f.metadata["flag"]: name for name, f in option_fields().items() if f.metadata.get("flag")}
+
+
+def flag_args(opts: TrainOptions, names: list[str] | tuple[str, ...]) -> list[str]:
+    """The `sgv train` arguments that set these fields of `opts` (None values are left out)."""
+    out: list[str] = []
+    for name in names:
+        value, flag = getattr(opts, name), option_fields()[name].metadata["flag"]
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out.append(flag if value else "--no-" + flag[2:])
+        else:
+            out += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    return out
+
+
+def _one_of(choices: tuple) -> str:
+    names = [str(c) for c in choices]
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
