@@ -16,6 +16,9 @@ run started in a terminal is watched the same way once its folder is opened ("at
   interpreter in its exit-time join) is killed after EXIT_GRACE_S and reported for what it printed.
 - attached runs: the trainer's pid is in RUN/.lock (the engine's one-process-per-folder lock).
 
+Starting, finding and signalling the process is app/run_process.py (psutil); the list of runs the app knows
+is app/run_registry.py.
+
 Short `sgv` commands (dataset prepare / info) and reading a failed command's stderr are in app/sgv_commands.py.
 Nothing here imports imgui or torch; tests drive it directly (tests/test_training_runs.py).
 """
@@ -31,16 +34,17 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from app.run_process import lock_holder, lock_is_held, signal_pid, spawn
 from app.sgv_commands import DEFAULT_COMMAND, crash_message, signal_group, signal_process, terminal_lines
 from engine.config import PRESETS
 from engine.errors import SgvError
-from engine.fileio import JsonlTail, atomic_write_text
+from engine.fileio import JsonlTail
 from engine.train.options import TrainOptions, field_choices, flag_args
 
 STDERR_LOG = "train-stderr.log"
@@ -172,67 +176,6 @@ def newest(folder: Path, pattern: re.Pattern) -> Path | None:
     return folder / max(names)[1] if names else None
 
 
-def lock_holder(run_dir: Path) -> int | None:
-    """The pid of a live training process holding RUN/.lock (the engine writes its pid there), else None."""
-    try:
-        pid = int((Path(run_dir) / ".lock").read_text().strip() or 0)
-    except (OSError, ValueError):
-        return None
-    if pid <= 0 or pid == os.getpid():
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid  # alive, another user's
-    if _is_zombie(pid):
-        return None
-    proc = Path(f"/proc/{pid}")
-    if proc.exists():  # a recycled pid: neither it nor its parent (spawned ranks) is a training command
-        if not (_cmdline_has(pid, b"train") or _cmdline_has(_ppid(pid), b"train")):
-            return None
-    return pid
-
-
-def lock_is_held(run_dir: Path) -> bool | None:
-    """Whether some process holds the flock on RUN/.lock, read from /proc/locks (taking the lock to find out
-    could make a trainer starting at that moment fail); None where /proc/locks does not exist."""
-    try:
-        ino = (Path(run_dir) / ".lock").stat().st_ino
-    except OSError:
-        return False
-    try:
-        text = Path("/proc/locks").read_text()
-    except OSError:
-        return None
-    # "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" (major:minor:inode). The inode alone may match a file
-    # on another device: then a hung exit goes unnoticed, which is the harmless direction.
-    suffix = f":{ino}"
-    return any(ln.split()[1:2] == ["FLOCK"] and any(f.endswith(suffix) for f in ln.split()) for ln in text.splitlines())
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def _ppid(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def _cmdline_has(pid: int, word: bytes) -> bool:
-    try:
-        return word in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-
-
 # ----------------------------------------------------------------------------------------------------
 # One run
 
@@ -341,17 +284,7 @@ class TrainingRun:
                 raise TrainingRunError(f"{self.run_dir}: a training process (pid {holder}) is using this folder")
             try:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
-                log_path = self.run_dir / STDERR_LOG
-                with open(log_path, "ab") as log:
-                    header = f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')}  sgv {' '.join(args)}\n"
-                    log.write(header.encode())
-                    log.flush()
-                    self._stderr_offset = log.tell()
-                    env = dict(os.environ, PYTHONUNBUFFERED="1")
-                    self.proc = subprocess.Popen(
-                        [*self.command, *args], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                        start_new_session=True, env=env,
-                    )  # fmt: skip
+                self.proc, self._stderr_offset = spawn(self.command, args, self.run_dir / STDERR_LOG)
             except OSError as e:
                 raise TrainingRunError(f"{self.run_dir}: cannot start training ({e})") from None
             self.pid, self.external = self.proc.pid, False
@@ -374,10 +307,9 @@ class TrainingRun:
             if self.proc is not None:
                 signal_process(self.proc, signal.SIGTERM)
             elif self.pid is not None:
-                try:
-                    os.kill(self.pid, signal.SIGTERM)
-                except (ProcessLookupError, PermissionError) as e:
-                    self.events.append(("error", f"{self.name}: cannot stop pid {self.pid} ({e})"))
+                reason = signal_pid(self.pid, signal.SIGTERM)
+                if reason:
+                    self.events.append(("error", f"{self.name}: cannot stop pid {self.pid} ({reason})"))
                     return
             self.status, self._stop_timeout_s = RunStatus.STOPPING, timeout_s
             self._stop_deadline = time.monotonic() + timeout_s
@@ -389,10 +321,7 @@ class TrainingRun:
             if self.proc is not None and self.proc.poll() is None:
                 signal_group(self.proc, signal.SIGKILL)
             elif self.pid is not None and self.external:
-                try:
-                    os.kill(self.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+                signal_pid(self.pid, signal.SIGKILL)
             self._killed = True
 
     # -- monitoring --------------------------------------------------------------------------------------
@@ -561,122 +490,3 @@ def _read_png(path: Path) -> np.ndarray | None:
             return np.asarray(im.convert("RGB"), dtype=np.uint8)
     except (OSError, ValueError):
         return None
-
-
-# ----------------------------------------------------------------------------------------------------
-# The app's list of runs
-
-
-class TrainingRuns:
-    """Runs the app knows: launched here or attached. A monitor thread polls them; the list of folders is
-    remembered in `remember` (JSON) so the next app session lists them again (runs keep training when the
-    app closes; reopening finds them through their lock file)."""
-
-    def __init__(self, command: Sequence[str] = DEFAULT_COMMAND, remember: Path | None = None):
-        self.command = tuple(command)
-        self.remember = remember
-        self.runs: list[TrainingRun] = []
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self.interval_s = 0.5
-        if remember is not None:
-            for folder in _read_json_list(remember):
-                if Path(folder).is_dir():
-                    self._add(TrainingRun(folder, self.command))
-
-    def find(self, run_dir: str | os.PathLike) -> TrainingRun | None:
-        p = Path(run_dir).expanduser().absolute()
-        return next((r for r in self.runs if r.run_dir == p), None)
-
-    def launch(self, spec: RunSpec) -> TrainingRun:
-        problems = spec.problems()
-        if problems:
-            raise TrainingRunError("; ".join(problems))
-        run = self.find(spec.outdir) or TrainingRun(spec.outdir, self.command)
-        run.launch(spec.args())
-        self._add(run)
-        return run
-
-    def attach(self, run_dir: str | os.PathLike) -> TrainingRun:
-        """Watch a run folder (e.g. a run started with `sgv train` in a terminal)."""
-        p = Path(run_dir).expanduser()
-        if p.is_file():  # a file inside the run (log.jsonl, training_options.json, a snapshot) is fine too
-            p = p.parent.parent if p.parent.name in ("snapshots", "samples") else p.parent
-        if not p.is_dir():
-            raise TrainingRunError(f"{p}: no such folder")
-        if not any((p / n).exists() for n in ("training_options.json", "log.jsonl", ".lock")):
-            raise TrainingRunError(f"{p}: not a training run folder (no training_options.json or log.jsonl)")
-        run = self.find(p)
-        if run is None:
-            run = TrainingRun(p, self.command)
-            self._add(run)
-        run.poll()
-        return run
-
-    def remove(self, run: TrainingRun) -> None:
-        """Forget a run (its folder and any process are left alone)."""
-        with self._lock:
-            if run in self.runs:
-                self.runs.remove(run)
-        self._save()
-
-    def _add(self, run: TrainingRun) -> None:
-        with self._lock:
-            if run not in self.runs:
-                self.runs = [*self.runs, run]
-        self._save()
-
-    def _save(self) -> None:
-        if self.remember is None:
-            return
-        try:
-            atomic_write_text(self.remember, json.dumps([str(r.run_dir) for r in self.runs], indent=1))
-        except OSError:
-            pass  # a read-only config dir only costs the list next session
-
-    def poll(self) -> bool:
-        changed = False
-        for run in list(self.runs):
-            try:
-                changed |= run.poll()
-            except Exception as e:  # a monitor bug must not stop the other runs being watched
-                run.events.append(("error", f"{run.name}: cannot read the run folder ({type(e).__name__}: {e})"))
-        return changed
-
-    def take_events(self) -> list[tuple[TrainingRun, str, str]]:
-        out = []
-        for run in list(self.runs):
-            while run.events:
-                kind, message = run.events.popleft()
-                out.append((run, kind, message))
-        return out
-
-    def start_monitor(self, interval_s: float = 0.5, on_change: Callable[[], None] | None = None) -> None:
-        if self._thread is not None:
-            return
-        self.interval_s = interval_s
-
-        def loop() -> None:
-            while not self._stop.wait(self.interval_s):
-                if self.poll() and on_change is not None:
-                    on_change()
-
-        self.poll()
-        self._thread = threading.Thread(target=loop, name="sgv-training-monitor", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        """Stop watching (processes keep running)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
-
-
-def _read_json_list(path: Path) -> list[str]:
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return []
-    return [str(x) for x in data if isinstance(x, str)] if isinstance(data, list) else []

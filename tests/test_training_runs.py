@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.run_process import lock_holder
+from app.run_registry import TrainingRuns
 from app.sgv_commands import (
     SgvCommandError,
     crash_message,
@@ -33,9 +35,7 @@ from app.training_runs import (
     RunStatus,
     TrainingRun,
     TrainingRunError,
-    TrainingRuns,
     format_duration,
-    lock_holder,
     resume_args,
     tick_line,
 )

@@ -18,8 +18,9 @@ from app.gui.layout import Layout
 from app.gui.scoped import ERROR_RGBA, OK_RGBA, WARN_RGBA, disabled, error_text, id_scope, item_width, style_color
 from app.gui.texture import Texture
 from app.paths import config_dir
+from app.run_registry import TrainingRuns
 from app.sgv_commands import DEFAULT_COMMAND
-from app.training_runs import RunSpec, RunStatus, TrainingRun, TrainingRuns, format_duration, tick_line
+from app.training_runs import RunSpec, RunStatus, TrainingRun, format_duration, tick_line
 from app.widgets.base import Actions, Frame, MenuItem, Panel
 from app.widgets.train_dialogs import NewRunDialog, PathDialog, PrepareDialog
 from engine.errors import SgvError
