@@ -179,7 +179,7 @@ def test_bad_videos_are_one_line_each(tmp_path, monkeypatch):
     subprocess.run([*cmd, "-c:a", "aac", str(audio)], check=True, capture_output=True)
     with pytest.raises(SgvError) as e:
         load_clip(audio, 32)
-    _one_line(e, "audio.mp4")
+    _one_line(e, "audio.mp4", "audio-only")
     one = write_video(tmp_path / "one.mp4", 1)
     with pytest.raises(SgvError) as e:
         load_clip(one, 32)

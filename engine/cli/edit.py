@@ -6,7 +6,7 @@ import argparse
 import warnings
 from pathlib import Path
 
-from engine.cli.common import add_model_args, load_model, note, progress_bar
+from engine.cli.common import add_command, add_model_args, load_model, note, progress_bar
 from engine.errors import SgvError
 
 PROJECT_EXAMPLES = """examples:
@@ -15,10 +15,17 @@ PROJECT_EXAMPLES = """examples:
   sgv project --image photo.png --out out/p --steps 300 --motion-seed 7 --video out/p7.mp4 --duration 8
   sgv project --image photo.png --out out/p --loss pixel     # no LPIPS weights needed (blurrier)
   sgv project --image photo.png --out out/p --fit pad        # keep the whole picture, pad to a square
+  sgv project --clip clip.mp4 --out out/clip --frames 32 --start 2.5 --loss pixel --continue 4
+  sgv project --clip clip.mov --out out/clip --fps 30        # the file's frame rate is missing or wrong
 
 Writes OUT.npz (content codes + motion + provenance; `sgv edit --latents`, the app), OUT.png (the
-reconstruction at t = 0) and OUT-target.png (the image as the model sees it). --loss auto (default) uses LPIPS
-when its weights are installed (`sgv weights fetch vgg16`) and otherwise says so and uses the pixel fallback.
+reconstruction at t = 0) and OUT-target.png (the image as the model sees it). With --clip (a video): OUT.npz
+holds the content, the fitted motion anchors and the clip's time range; OUT.mp4 (or --video PATH) shows
+target | reconstruction; --continue SECONDS also writes OUT-continued.mp4, where the model's own motion
+(--motion-seed) carries on after the clip. With --clip, --fps is the clip's frame rate (default: the file's)
+and the videos are written at it. Render the result again any time: `sgv generate --latents OUT.npz`.
+--loss auto (default) uses LPIPS when its weights are installed (`sgv weights fetch vgg16`) and otherwise
+says so and uses the pixel fallback.
 Ctrl-C stops early and still writes the best codes so far.
 """
 
@@ -36,16 +43,23 @@ Writes OUT.npz (edited latents; the motion is unchanged) and OUT.png (before | a
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
-        "project",
-        help="find content codes that reproduce an image, then animate it",
-        epilog=PROJECT_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "project", "find content codes that reproduce an image, then animate it", PROJECT_EXAMPLES)
     add_model_args(p)
-    p.add_argument("--image", type=Path, required=True, help="PNG, JPEG, WebP, ... (any size, mode, bit depth)")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--image", type=Path, help="PNG, JPEG, WebP, ... (any size, mode, bit depth)")
+    what.add_argument("--clip", type=Path, help="a video (mp4, mov, mkv, webm, avi): fit its content and motion")
     p.add_argument("--out", type=Path, required=True, help="output stem: writes OUT.npz, OUT.png, OUT-target.png")
-    p.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000)")
+    p.add_argument("--start", type=float, default=0.0, help="--clip: where the clip starts, in seconds (0)")
+    p.add_argument("--frames", type=int, default=None, help="--clip: number of frames (default: all)")
+    p.add_argument(
+        "--continue",
+        dest="continue_s",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="--clip: also write OUT-continued.mp4, the video going on SECONDS after the clip",
+    )
+    p.add_argument("--steps", type=int, default=None, help="optimisation steps (default 1000; 500 with --clip)")
     p.add_argument("--loss", choices=["auto", "lpips", "pixel"], default="auto", help="image distance (auto)")
     p.add_argument("--motion-seed", type=int, default=0, help="the fixed motion during projection (default 0)")
     p.add_argument("--fit", choices=["crop", "pad"], default="crop", help="non-square images: crop or pad")
@@ -55,11 +69,8 @@ def register(sub) -> None:
     _add_video_args(p)
     p.set_defaults(func=cmd_project)
 
-    e = sub.add_parser(
-        "edit",
-        help="edit content codes with a text prompt (CLIP), or apply a saved edit direction",
-        epilog=EDIT_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    e = add_command(
+        sub, "edit", "edit content codes with a text prompt (CLIP), or apply a saved edit direction", EDIT_EXAMPLES
     )
     add_model_args(e)
     src = e.add_mutually_exclusive_group(required=True)
@@ -135,14 +146,59 @@ def _write_video(args, G, latents, stem: Path) -> Path | None:
     return path
 
 
+def _project_clip(args, G, loss) -> int:
+    from engine.edit.video_projection import (
+        VideoProjectionConfig,
+        VideoProjector,
+        continuation_frames,
+        load_clip,
+        side_by_side,
+        write_video_frames,
+    )
+    from engine.latents import save_latents
+
+    if args.continue_s is not None and not args.continue_s >= 0:
+        raise SgvError(f"--continue must be seconds >= 0, got {args.continue_s}")
+    clip = load_clip(args.clip, G.img_resolution, args.start, args.frames, args.fps, args.fit)
+    for text in clip.notes:
+        note(f"note: {args.clip}: {text}")
+    steps = args.steps or 500
+    cfg = VideoProjectionConfig(num_steps=steps, initial_lr=args.lr, motion_seed=args.motion_seed, seed=args.seed)
+    proj = VideoProjector(G, clip, cfg, image_loss=loss)
+    finished = _run_steps(proj, "project clip", args.quiet, lambda s: f"{loss.kind} {s.terms['image']:.4f}")
+    if proj.step_index == 0:
+        raise KeyboardInterrupt
+    stem = _stem(args.out)
+    latents = proj.result()
+    save_latents(stem.with_suffix(".npz"), latents)
+    recon = Path(stem.with_suffix(".mp4") if args.video in (None, True) else args.video)
+    fitted_fps = clip.fps * clip.num_frames / (clip.indices[-1] + 1)  # subsampled clips play in their real time
+    write_video_frames(recon, side_by_side(clip.frames, proj.reconstruction(latents)), fitted_fps)
+    t0, t1 = proj.time_range()
+    note(
+        f"project: {'stopped early' if not finished else 'done'} after {proj.step_index}/{steps} steps, "
+        f"{clip.num_frames} frames at t {t0:g}..{t1:g}, anchors {proj.lo}..{proj.hi}, mean PSNR "
+        f"{latents.provenance['psnr_db']:.2f} dB -> {stem.with_suffix('.npz')}, target|fit {recon}"
+    )
+    if not finished:
+        return 130
+    if args.continue_s is not None:
+        cont = stem.parent / f"{stem.name}-continued.mp4"
+        write_video_frames(cont, continuation_frames(G, latents, clip, after_s=args.continue_s), clip.fps)
+        note(f"project: continued {args.continue_s:g} s with motion seed {args.motion_seed} -> {cont}")
+    return 0
+
+
 def cmd_project(args) -> int:
     from engine.edit.losses import make_image_loss
     from engine.edit.projection import ProjectionConfig, Projector
     from engine.latents import save_latents
     from engine.media import write_image
 
-    if args.steps < 1:
+    if args.steps is not None and args.steps < 1:
         raise SgvError(f"--steps must be at least 1, got {args.steps}")
+    if args.clip is None and (args.continue_s is not None or args.frames is not None or args.start):
+        raise SgvError("--start, --frames and --continue go with --clip (a video)")
     G = load_model(args)
     if args.loss == "lpips" or args.vgg16 is not None:
         loss = make_image_loss("lpips", G.device, vgg_path=args.vgg16)
@@ -150,6 +206,9 @@ def cmd_project(args) -> int:
         loss = make_image_loss(args.loss, G.device)
     if loss.fallback_reason:
         note(f"note: LPIPS unavailable ({loss.fallback_reason}); using the {loss.label}")
+    if args.clip is not None:
+        return _project_clip(args, G, loss)
+    args.steps = args.steps or 1000
     cfg = ProjectionConfig(num_steps=args.steps, initial_lr=args.lr, fit=args.fit, seed=args.seed)
     proj = Projector(G, args.image, motion=args.motion_seed, config=cfg, image_loss=loss)
     finished = _run_steps(proj, "project", args.quiet, lambda s: f"loss {s.loss:.4f}")

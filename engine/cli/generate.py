@@ -23,6 +23,7 @@ GENERATE_EXAMPLES = """examples:
   sgv generate --out out/grid.mp4 --seeds 0-3 --motion-seed 0-2 --grid --duration 4
   sgv generate --out out/frames --seeds 5 --frames 32 --format png             # PNG frames
   sgv generate --out out/demo.mp4 --preset small --seeds 0-3 --grid --duration 2   # untrained network
+  sgv generate --out out/clip-again.mp4 --latents out/clip.npz --t-start -50 --duration 8  # a projection
   sgv generate --out out/sharp.mp4 --ckpt base.safetensors --sr sr.safetensors     # cascade: base + SR level
   sgv generate --out out/soft.mp4 --seeds 3 --no-sr            # the bundled base alone (no bundled SR level)
 """
@@ -53,7 +54,9 @@ def cmd_generate(args) -> int:
     if args.duration is None and args.frames is None:
         timing["duration_s"] = 4.0
     c = class_vector(args.class_idx, G.c_dim)
-    motions = [MotionCodes(seed=s) for s in args.motion_seed]
+    motions = [MotionCodes(seed=s) for s in (args.motion_seed or [0])]
+    if args.latents is not None and args.grid:
+        raise SgvError("--latents renders one video; drop --grid")
     started = time.perf_counter()
     progress = Progress(f"rendering {out.name}", disable=args.quiet)
     try:
@@ -66,6 +69,11 @@ def cmd_generate(args) -> int:
                 contents.append(G.mapping(z, c.to(G.device) if c is not None else None, psi=args.psi))
             n = export_grid_video(G, contents, motions, out, c=c, progress=progress, **timing)
             outputs = [out]
+        elif args.latents is not None:  # saved codes: projections (with their fitted motion), edits, the app's
+            video = _latents_video(args, G)
+            if sr is not None:
+                video = CascadeVideo(video, sr, seed=0, batch_size=args.batch)
+            n, outputs = export_video(video, out, progress=progress, **timing), [out]
         else:
             if len(motions) > 1:
                 raise SgvError("several motion seeds need --grid (rows = motion seeds, columns = content seeds)")
@@ -91,6 +99,26 @@ def cmd_generate(args) -> int:
         print(o)
     print(f"sgv: {n} frames in {secs:.1f} s ({n / max(secs, 1e-9):.1f} frames/s)", file=sys.stderr)
     return 0
+
+
+def _latents_video(args, G):
+    """A Video of a latents .npz; --motion-seed replaces its motion (fitted anchors included)."""
+    import warnings
+
+    import engine
+    from engine.cli.common import note
+    from engine.latents import LatentsWarning, load_latents
+    from engine.motion_codes import MotionCodes
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LatentsWarning)
+        latents = load_latents(args.latents, G, on_mismatch="warn")
+    for w in caught:
+        if issubclass(w.category, LatentsWarning):
+            note(f"warning: {w.message}")
+    motion = latents.motion if args.motion_seed is None else MotionCodes(seed=args.motion_seed[0])
+    ws = latents.ws_batch(G.device)
+    return engine.Video(G, content=ws, motion=motion, c=latents.c, batch_size=args.batch, precision=args.precision)
 
 
 def _load_sr(args, G):
@@ -122,15 +150,9 @@ INFO_EXAMPLES = """examples:
 
 
 def cmd_info(args) -> int:
-    from engine.checkpoint import BUNDLED_MODEL, model_info, peek_format
+    from engine.checkpoint import BUNDLED_MODEL, model_info
 
-    path = args.ckpt or BUNDLED_MODEL
-    if peek_format(path) == "sgv-studio.sr":  # a cascade SR level describes itself
-        from engine.cascade.checkpoint import sr_model_info
-
-        info = sr_model_info(path)
-    else:
-        info = model_info(path)
+    info = model_info(args.ckpt or BUNDLED_MODEL)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -188,8 +210,14 @@ def register(sub) -> None:
         "--motion-seeds",
         dest="motion_seed",
         type=parse_seeds,
-        default=[0],
-        help="motion seed(s); several only with --grid (rows)",
+        default=None,
+        help="motion seed(s) (default 0); several only with --grid (rows); with --latents: replaces their motion",
+    )
+    g.add_argument(
+        "--latents",
+        type=Path,
+        default=None,
+        help="render saved codes (.npz of sgv project/edit or the app) instead of --seeds, with their motion",
     )
     g.add_argument("--t-start", type=float, default=0.0, help="time of the first frame, in training frames")
     length = g.add_mutually_exclusive_group()

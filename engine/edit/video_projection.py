@@ -113,7 +113,12 @@ def load_clip(
         raise SgvError(f"{path}: --start must be a time >= 0 in seconds, got {start_s}")
     if fps is not None and not (math.isfinite(fps) and fps > 0):
         raise SgvError(f"{path}: --fps must be a positive number, got {fps}")
-    info = media.probe_video(path, count_frames=False)  # MediaError (one line) for missing/empty/not a video
+    try:
+        info = media.probe_video(path, count_frames=False)  # MediaError (one line) for missing/empty/not a video
+    except media.MediaError:
+        if _audio_only(path):
+            raise SgvError(f"{path}: has sound but no picture (an audio-only file); give a video") from None
+        raise
     w, h = info["width"], info["height"]
     if max(w, h) > MAX_VIDEO_SIDE:
         raise SgvError(f"{path}: frames are {w}x{h} px; at most {MAX_VIDEO_SIDE} px a side (scale the video down)")
@@ -167,6 +172,21 @@ def load_clip(
     return Clip(
         np.stack(frames), float(rate), np.asarray(indices, dtype=np.int64), str(path), float(start_s), tuple(notes)
     )
+
+
+def _audio_only(path: Path) -> bool:
+    """Whether ffmpeg lists audio streams and no video stream in the file (its header dump, no decoding)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    try:
+        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)]
+        log = subprocess.run(cmd, capture_output=True, timeout=30).stderr.decode("utf-8", errors="replace")
+    except (OSError, subprocess.SubprocessError):
+        return False
+    streams = [ln for ln in log.splitlines() if ln.strip().startswith("Stream #")]
+    return any(" Audio:" in ln for ln in streams) and not any(" Video:" in ln for ln in streams)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -447,3 +467,39 @@ def boundary_change_ratios(G, latents: Latents) -> tuple[float, float]:
     after = frame_change(render_times(G, latents, np.arange(t1, (hi + 2) * dz + 0.5))).mean()
     before = frame_change(render_times(G, latents, np.arange((lo - 2) * dz, t0 + 0.5))).mean()
     return float(before / max(inside, 1e-12)), float(after / max(inside, 1e-12))
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 2) -> np.ndarray:
+    """uint8 [T, R, R, 3] twice → [T, R, 2R + gap, 3] (left | right on black)."""
+    pad = np.zeros((*left.shape[:2], gap, 3), dtype=np.uint8)
+    return np.concatenate([left, pad, right], axis=2)
+
+
+@torch.no_grad()
+def continuation_frames(G, latents: Latents, clip: Clip, after_s: float = 0.0, before_s: float = 0.0) -> np.ndarray:
+    """target | fit at the clip's frame rate from `before_s` seconds before the clip to `after_s` seconds after
+    it; outside the clip the target side is black and the fit goes on with the model's own motion.
+    uint8 [T, R, 2R + 2, 3]"""
+    t_range = clip_time_range(latents)
+    if t_range is None:
+        raise SgvError("these latents are not a video projection (no clip time range)")
+    per_frame = G.config.native_fps / clip.fps
+    first, last = -int(round(before_s * clip.fps)), int(clip.indices[-1]) + int(round(after_s * clip.fps))
+    ks = np.arange(first, last + 1)
+    fit = render_times(G, latents, t_range[0] + ks * per_frame)
+    target = np.zeros_like(fit)
+    inside = (ks >= 0) & (ks <= clip.indices[-1])
+    nearest = np.searchsorted(clip.indices, ks[inside], side="right") - 1  # the latest fitted frame at or before
+    target[inside] = clip.frames[nearest]
+    return side_by_side(target, fit)
+
+
+def write_video_frames(path: str | os.PathLike, frames: np.ndarray, fps: float) -> Path:
+    """uint8 [T, H, W, 3] → an mp4 (atomic: the file appears only when complete)."""
+    from engine.media import VideoWriter
+
+    path = Path(path)
+    with VideoWriter(path, fps=fps, size=(frames.shape[2], frames.shape[1])) as w:
+        for i in range(0, len(frames), 64):
+            w.write(frames[i : i + 64])
+    return path
