@@ -50,6 +50,11 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
 
 
+def add_command(sub, name: str, help: str, examples: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with its runnable examples, line breaks kept."""
+    return sub.add_parser(name, help=help, epilog=examples, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def load_model(args):
     """The generator named by `add_model_args`' flags (a note on stderr when it is untrained)."""
     from engine.model_source import ModelSource

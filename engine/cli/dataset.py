@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
+
+from engine.cli.common import add_command
 
 PREPARE_EXAMPLES = """examples:
   sgv dataset prepare ~/videos --out data/mine --res 256                 # folder of frame folders (jpg)
@@ -35,19 +36,12 @@ INFO_EXAMPLES = """examples:
 """
 
 
-def _formatter():
-    return argparse.RawDescriptionHelpFormatter
-
-
 def register(sub) -> None:
     ds = sub.add_parser("dataset", help="prepare, synthesise and inspect training datasets")
     dsub = ds.add_subparsers(dest="dataset_command", metavar="SUBCOMMAND", required=True)
 
-    p = dsub.add_parser(
-        "prepare",
-        help="convert videos into a frame dataset (crop, resize, resample fps)",
-        epilog=PREPARE_EXAMPLES,
-        formatter_class=_formatter(),
+    p = add_command(
+        dsub, "prepare", "convert videos into a frame dataset (crop, resize, resample fps)", PREPARE_EXAMPLES
     )
     p.add_argument("src", type=Path, help="a folder of video files (searched recursively) or one video file")
     p.add_argument("--out", type=Path, required=True, help="output folder, or a .zip file")
@@ -60,9 +54,7 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_prepare)
 
-    s = dsub.add_parser(
-        "synth", help="write a procedural synthetic video dataset", epilog=SYNTH_EXAMPLES, formatter_class=_formatter()
-    )
+    s = add_command(dsub, "synth", "write a procedural synthetic video dataset", SYNTH_EXAMPLES)
     s.add_argument("--out", type=Path, required=True, help="output folder (frames, mp4) or .zip file")
     s.add_argument("--videos", type=int, required=True, help="number of videos")
     s.add_argument("--frames", type=int, required=True, help="frames per video")
@@ -74,12 +66,7 @@ def register(sub) -> None:
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_synth)
 
-    i = dsub.add_parser(
-        "info",
-        help="videos, frames, lengths, fps and resolution of a dataset",
-        epilog=INFO_EXAMPLES,
-        formatter_class=_formatter(),
-    )
+    i = add_command(dsub, "info", "videos, frames, lengths, fps and resolution of a dataset", INFO_EXAMPLES)
     i.add_argument("path", type=Path, help="dataset: folder of videos / frame folders, zip, or sharded root")
     i.add_argument("--res", type=int, default=None, help="read at this resolution (a video folder: via its cache)")
     i.add_argument("--json", action="store_true", help="machine-readable output")

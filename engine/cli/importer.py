@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from engine.cli.common import add_command
 from engine.errors import SgvError
 
 EXAMPLES = """examples:
@@ -20,11 +20,11 @@ never executed, and a file that names anything outside the allow-list (os.system
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "import",
-        help="convert an upstream StyleGAN-V .pkl checkpoint (G_ema) to a model file, executing nothing in it",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "convert an upstream StyleGAN-V .pkl checkpoint (G_ema) to a model file, executing nothing in it",
+        EXAMPLES,
     )
     p.add_argument("pkl", type=Path, help="upstream checkpoint, e.g. network-snapshot-025000.pkl")
     p.add_argument("--out", type=Path, default=None, help="model file to write (default: PKL with .safetensors)")

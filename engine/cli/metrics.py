@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-from engine.cli.common import Progress, add_model_args, note
+from engine.cli.common import Progress, add_command, add_model_args, note
 
 EXAMPLES = """examples:
   sgv weights fetch i3d                                   # once: the I3D file FVD needs (inception for FID)
@@ -24,12 +23,7 @@ checkpoint's run folder). Real-data statistics are cached (--cache-dir) and reus
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
-        "metrics",
-        help="FVD / FID of a model by the StyleGAN-V protocol",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "metrics", "FVD / FID of a model by the StyleGAN-V protocol", EXAMPLES)
     add_model_args(p)
     p.add_argument("--data", type=Path, required=True, help="the real dataset (folder of videos / frame folders, zip)")
     p.add_argument("--metric", "--metrics", dest="metric", required=True, help="metric name(s), comma-separated")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
+
+from engine.cli.common import add_command
 
 EXAMPLES = """examples:
   sgv weights status                       # what is present, where, and which feature needs it
@@ -18,11 +19,8 @@ Offline machines: copy the file named by `status` into the cache folder by hand.
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
-        "weights",
-        help="external network weights (CLIP, LPIPS/VGG16, I3D, Inception): status and download",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command(
+        sub, "weights", "external network weights (CLIP, LPIPS/VGG16, I3D, Inception): status and download", EXAMPLES
     )
     wsub = p.add_subparsers(dest="weights_cmd", metavar="{status,fetch}", required=True)
     s = wsub.add_parser("status", help="list every known weights file, its path and whether it is present")
