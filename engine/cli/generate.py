@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
-from engine.cli.common import Progress, add_model_args, load_model, parse_seeds
+from engine.cli.common import Progress, add_command, add_model_args, load_model, parse_seeds
 from engine.errors import SgvError
 from engine.suffixes import VIDEO_EXTS
 
@@ -202,11 +201,8 @@ def _print_sr_info(info: dict) -> int:
 
 
 def register(sub) -> None:
-    g = sub.add_parser(
-        "generate",
-        help="render videos (mp4 or PNG frames) at any fps, time scale and t",
-        epilog=GENERATE_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    g = add_command(
+        sub, "generate", "render videos (mp4 or PNG frames) at any fps, time scale and t", GENERATE_EXAMPLES
     )
     add_model_args(g)
     g.add_argument("--out", type=Path, required=True, help="output .mp4 (or folder of PNG frames)")
@@ -249,9 +245,7 @@ def register(sub) -> None:
     sr.add_argument("--no-sr", action="store_true", help="do not use the bundled SR level with the bundled base")
     g.set_defaults(func=cmd_generate)
 
-    i = sub.add_parser(
-        "info", help="describe a model file", epilog=INFO_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    i = add_command(sub, "info", "describe a model file", INFO_EXAMPLES)
     i.add_argument("--ckpt", type=Path, default=None, help="model file (default: the bundled model)")
     i.add_argument("--json", action="store_true", help="machine-readable output")
     i.set_defaults(func=cmd_info)
