@@ -137,12 +137,14 @@ def test_trained_sr_beats_bicubic_and_keeps_its_input(synth32, tmp_path):
         hr = to_float(torch.from_numpy(hr_ds.read_frames(i, list(range(2, 22)))).permute(0, 3, 1, 2))
         lr = to_float(torch.from_numpy(lr_ds.read_frames(i, list(range(0, 24)))).permute(0, 3, 1, 2))
         with torch.no_grad():
-            out = G(torch.randn(1, G.z_dim), windows_of(lr[None], 2))[0]
+            out = G(torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(i)), windows_of(lr[None], 2))[0]
         sr_db.append(psnr(out, hr))
         bic_db.append(psnr(bicubic(lr[2:22], 32), hr))
-        faithful.append(psnr(F.avg_pool2d(out, 2), F.avg_pool2d(hr, 2)))  # its output, shrunk, vs its input's source
-    assert np.mean(sr_db) > np.mean(bic_db) + 0.3, (sr_db, bic_db)
-    assert np.mean(faithful) > 35.0, faithful
+        faithful.append(psnr(F.interpolate(out, size=16, mode="bilinear", antialias=True), lr[2:22]))  # vs its input
+    sr_m, bic_m, back = np.mean(sr_db), np.mean(bic_db), np.mean(faithful)
+    print(f"held-out PSNR: SR {sr_m:.2f} dB, bicubic {bic_m:.2f} dB, SR shrunk vs its input {back:.2f} dB")
+    assert sr_m > bic_m + 0.3, (sr_db, bic_db)
+    assert back > 30.0, faithful
     log = (tmp_path / "run" / "log.jsonl").read_text().strip().splitlines()
     assert '"psnr_sr"' in log[-1] and (tmp_path / "run" / "samples").is_dir()
 

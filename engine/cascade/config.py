@@ -112,7 +112,7 @@ SR_PRESETS = {
     # Tests: a few channels, trains a few hundred steps in seconds.
     "sr-tiny": lambda: _model("sr-tiny", 16, 256, 16, 256, 16),
     # The bundled SR level (CPU-trainable; 64² → 128² plays in real time on 2 cores).
-    "sr-small": lambda: _model("sr-small", 64, 1024, 64, 2048, 128),
+    "sr-small": lambda: _model("sr-small", 64, 2048, 64, 2048, 128),
     # A GPU-sized level (LongVideoGAN-like widths).
     "sr-large": lambda: _model("sr-large", 256, 16384, 256, 16384, 256),
 }

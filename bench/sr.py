@@ -1,0 +1,84 @@
+"""Cascade SR cost per frame against the base model's, measured in the same run (CPU by default).
+
+    python bench/sr.py                        # bundled base (64²) + bundled SR level if present, else sr-small x2
+    python bench/sr.py --scale 4              # an (untrained) sr-small x4 level: 64² -> 256²
+    python bench/sr.py --threads 2 --device cuda
+
+Prints, per output frame: the base frame alone, the SR pass alone (windows already rendered), and cascade
+playback (consecutive frames at native fps through CascadeVideo: about one new base frame plus one SR pass
+each), with the ratio SR / base. Numbers depend on the machine and its load; the ratios are what compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+import engine
+from engine.cascade import BUNDLED_SR, CascadeVideo, SRGenerator, load_sr, sr_preset
+
+
+def _timed(fn, repeats: int) -> float:
+    fn()  # warm-up (allocations, cached weights)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", type=int, choices=[2, 4], default=None, help="untrained sr-small at this scale")
+    ap.add_argument("--sr", default=None, help="SR model file (default: the bundled one for x2)")
+    ap.add_argument("--batch", type=int, default=8, help="frames per batch")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    G = engine.load_generator(device=args.device)
+    if args.sr or (args.scale in (None, 2) and BUNDLED_SR.exists()):
+        sr = load_sr(args.sr or BUNDLED_SR, device=args.device)
+        what = str(args.sr or BUNDLED_SR.name)
+    else:
+        cfg = sr_preset("sr-small", base_resolution=G.img_resolution, scale=args.scale or 2)
+        sr = SRGenerator(cfg.generator).to(args.device).eval().requires_grad_(False)
+        what = f"untrained sr-small x{cfg.generator.scale}"
+    b = args.batch
+    base = engine.Video(G, 0, 0, batch_size=b)
+    t0 = 1000.0
+    base_s = _timed(lambda: base.frames(t0 + np.arange(b)), args.repeats) / b
+
+    cascade = CascadeVideo(engine.Video(G, 0, 0, batch_size=b), sr, batch_size=b)
+    keys = cascade.window_keys(t0 + np.arange(b))
+    lr = cascade._base_frames(keys.reshape(-1)).to(sr.device).reshape(1, b, keys.shape[1], *G_shape(G))
+    with torch.no_grad():
+        sr_s = _timed(lambda: sr.synthesis(cascade.ws, lr, channels_last=cascade.channels_last), args.repeats) / b
+
+    state = {"t": 5000.0}
+
+    def play():  # consecutive chunks, as playback and export ask for them
+        cascade.frames(state["t"] + np.arange(b))
+        state["t"] += b
+
+    play_s = _timed(play, args.repeats) / b
+    res = sr.config.resolution
+    print(f"device {args.device}, threads {torch.get_num_threads()}, batch {b}; SR level: {what}")
+    print(f"base {G.img_resolution}²              {base_s * 1e3:7.2f} ms/frame  {1 / base_s:7.1f} frames/s")
+    print(f"SR pass {G.img_resolution}²→{res}²      {sr_s * 1e3:7.2f} ms/frame  {1 / sr_s:7.1f} frames/s")
+    print(f"cascade playback {res}²    {play_s * 1e3:7.2f} ms/frame  {1 / play_s:7.1f} frames/s")
+    print(f"ratio SR pass / base frame: {sr_s / base_s:.2f}; cascade / base: {play_s / base_s:.2f}")
+
+
+def G_shape(G) -> tuple[int, int, int]:
+    return (G.img_channels, G.img_resolution, G.img_resolution)
+
+
+if __name__ == "__main__":
+    main()
