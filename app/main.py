@@ -29,7 +29,7 @@ NO_DISPLAY_MESSAGE = (
 WINDOW_TITLE = "StyleGAN-V Studio"
 MODEL_EXTS = (".safetensors", ".pkl", ".pickle")  # upstream pickles are imported on the fly (engine.legacy)
 MESSAGE_S = 8.0
-IDLE_FPS_WORKING = 9.0  # UI frames/s while a job or training run progresses and nothing else moves
+IDLE_FPS_WORKING = 3.0  # UI frames/s while a job or training run progresses and nothing else moves
 IDLE_FPS_AT_REST = 0.2  # at rest: redraw only on events (a redraw every 5 s at most)
 
 
@@ -343,8 +343,9 @@ class StudioApp:
         self.view.perf.add(f.ui_ms, f.app_ms, self.view.last_render_ms, self.view.achieved_fps(f.now))
         tl = self.state.timeline
         # Full-rate redraws only while frames must follow time or the pointer. A background job (projection,
-        # edit, export) keeps idling on: ~9 UI frames/s still show its progress, and software GL redrawing at
-        # full rate competes with the job for the CPU (measured 5-10x slower jobs under Xvfb).
+        # edit, export) keeps idling on: 3 UI frames/s still show its progress, and software GL redrawing at
+        # full rate competes with the job for the CPU (measured 5-10x slower jobs under Xvfb; even 9 redraws/s
+        # took up to 80 % of a core there, at 40-90 ms of CPU per redraw of the window).
         busy = tl.playing or tl.scrubbing or self.renderer.loading
         idling = self.runner_params.fps_idling
         idling.enable_idling = not busy
