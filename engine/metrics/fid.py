@@ -11,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.distributed import comm_device
 from engine.metrics.detectors import Detector, MetricError
 from engine.metrics.fakes import render_fake_videos
-from engine.metrics.frechet import FeatureStats
+from engine.metrics.frechet import FeatureStats, collect
 from engine.metrics.fvd import Advance
 from engine.metrics.protocol import Protocol, fake_times
 
@@ -52,13 +51,10 @@ def real_stats(
         raise MetricError(f"{ds.path}: the dataset has no frames")
     reader = FrameReader(ds, rank, world)
     loader = torch.utils.data.DataLoader(reader, batch_size=batch_frames, num_workers=workers, shuffle=False)
-    stats = FeatureStats()
-    for frames, weights in loader:  # [n, H, W, 3] uint8, [n] float64
-        stats.append(detector(frames.permute(0, 3, 1, 2)), weights)
-        if advance:
-            advance(frames.shape[0])
-    stats.all_reduce(world, comm_device(detector.device))
-    return stats
+    return collect(  # batches: frames [n, H, W, 3] uint8, weights [n] float64
+        loader, lambda b: (detector(b[0].permute(0, 3, 1, 2)), b[1]), lambda b: b[0].shape[0], world,
+        detector.device, advance,
+    )  # fmt: skip
 
 
 def fake_stats(
@@ -76,11 +72,14 @@ def fake_stats(
     """`num_fake` generated videos of `protocol.num_frames` frames each; every frame weighs the same."""
     times = fake_times(protocol.num_frames, protocol.subsample)
     label_of = ds.label if getattr(ds, "c_dim", 0) else None
-    stats = FeatureStats()
-    mine = range(rank, num_fake, world)
-    for _, x in render_fake_videos(G, mine, seed, times, label_of, len(ds), batch_frames):
-        stats.append(detector(x.flatten(0, 1)))  # [n·T, 3, H, W]
-        if advance:
-            advance(x.shape[0] * x.shape[1])
-    stats.all_reduce(world, comm_device(detector.device))
-    return stats
+    videos = (
+        x for _, x in render_fake_videos(G, range(rank, num_fake, world), seed, times, label_of, len(ds), batch_frames)
+    )
+    return collect(  # x: [n, T, 3, H, W]; every frame an item
+        videos,
+        lambda x: (detector(x.flatten(0, 1)),),
+        lambda x: x.shape[0] * x.shape[1],
+        world,
+        detector.device,
+        advance,
+    )

@@ -11,9 +11,13 @@ negative eigenvalues (round-off on singular covariances, e.g. fewer videos than 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import numpy as np
 import torch
 import torch.distributed as dist
+
+from engine.distributed import comm_device
 
 
 def _sqrt_psd(sigma: np.ndarray) -> np.ndarray:
@@ -114,3 +118,15 @@ class FeatureStats:
         mean = self.sum_x / self.sum_w
         cov = self.sum_xx / self.sum_w - torch.outer(mean, mean)
         return mean.numpy(), cov.numpy()
+
+
+def collect(batches: Iterable, features: Callable, size: Callable, world: int, device, advance=None) -> FeatureStats:
+    """FeatureStats of every batch this rank holds, summed over ranks: `features(batch)` gives append()'s
+    arguments, `size(batch)` the items it finished (for `advance`); `device` is the detector's."""
+    stats = FeatureStats()
+    for batch in batches:
+        stats.append(*features(batch))
+        if advance:
+            advance(size(batch))
+    stats.all_reduce(world, comm_device(device))
+    return stats

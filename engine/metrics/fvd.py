@@ -13,10 +13,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from engine.distributed import comm_device
 from engine.metrics.detectors import Detector, MetricError
 from engine.metrics.fakes import render_fake_videos
-from engine.metrics.frechet import FeatureStats
+from engine.metrics.frechet import FeatureStats, collect
 from engine.metrics.protocol import Protocol, clip_frames, clip_offset, eligible_videos, fake_times, shard
 
 Advance = Callable[[int], None]  # called with the number of items this rank just finished
@@ -69,13 +68,9 @@ def real_stats(
     loader = torch.utils.data.DataLoader(
         reader, batch_size=max(1, batch_frames // protocol.num_frames), num_workers=workers, shuffle=False
     )
-    stats = FeatureStats()
-    for clips in loader:  # [n, T, H, W, 3] uint8
-        stats.append(detector(clips.permute(0, 4, 1, 2, 3)))  # [n, 3, T, H, W]
-        if advance:
-            advance(clips.shape[0])
-    stats.all_reduce(world, comm_device(detector.device))
-    return stats
+    return collect(  # clips: [n, T, H, W, 3] uint8 → the detector takes [n, 3, T, H, W]
+        loader, lambda c: (detector(c.permute(0, 4, 1, 2, 3)),), len, world, detector.device, advance
+    )
 
 
 def fake_stats(
@@ -95,11 +90,8 @@ def fake_stats(
     metric's dataset, i.e. the eligible videos)."""
     times = fake_times(protocol.num_frames, protocol.subsample)
     label_of = (lambda k: ds.label(label_videos[k])) if getattr(ds, "c_dim", 0) else None
-    stats = FeatureStats()
     mine = shard(range(num_fake), rank, world)
-    for _, x in render_fake_videos(G, mine, seed, times, label_of, len(label_videos), batch_frames):
-        stats.append(detector(x.permute(0, 2, 1, 3, 4)))  # [n, T, 3, H, W] → [n, 3, T, H, W]
-        if advance:
-            advance(x.shape[0])
-    stats.all_reduce(world, comm_device(detector.device))
-    return stats
+    videos = (x for _, x in render_fake_videos(G, mine, seed, times, label_of, len(label_videos), batch_frames))
+    return collect(  # x: [n, T, 3, H, W] → the detector takes [n, 3, T, H, W]
+        videos, lambda x: (detector(x.permute(0, 2, 1, 3, 4)),), len, world, detector.device, advance
+    )
