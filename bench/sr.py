@@ -3,6 +3,7 @@
     python bench/sr.py                        # bundled base (64²) + bundled SR level if present, else sr-small x2
     python bench/sr.py --scale 4              # an (untrained) sr-small x4 level: 64² -> 256²
     python bench/sr.py --threads 2 --device cuda
+    python bench/sr.py --strip assets/models/samples-sr.png   # rows: seeds 0..3; t = 0, 100, 10^6 (low-res | SR)
 
 Prints, per output frame: the base frame alone, the SR pass alone (windows already rendered), and cascade
 playback (consecutive frames at native fps through CascadeVideo: about one new base frame plus one SR pass
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -39,6 +41,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--strip", type=Path, default=None, help="write the low-res | SR sample strip PNG here")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -50,6 +53,10 @@ def main() -> None:
         cfg = sr_preset("sr-small", base_resolution=G.img_resolution, scale=args.scale or 2)
         sr = SRGenerator(cfg.generator).to(args.device).eval().requires_grad_(False)
         what = f"untrained sr-small x{cfg.generator.scale}"
+    if args.strip:
+        strip(G, sr, args.strip)
+        print(f"strip: {args.strip}")
+        return
     b = args.batch
     base = engine.Video(G, 0, 0, batch_size=b)
     t0 = 1000.0
@@ -74,6 +81,24 @@ def main() -> None:
     print(f"SR pass {G.img_resolution}²→{res}²      {sr_s * 1e3:7.2f} ms/frame  {1 / sr_s:7.1f} frames/s")
     print(f"cascade playback {res}²    {play_s * 1e3:7.2f} ms/frame  {1 / play_s:7.1f} frames/s")
     print(f"ratio SR pass / base frame: {sr_s / base_s:.2f}; cascade / base: {play_s / base_s:.2f}")
+
+
+def strip(G, sr, out: Path, rows: int = 4, times=(0.0, 100.0, 1e6)) -> None:
+    """Rows = content seeds 0..rows-1 (motion seed = row); per t two cells: the base frame (nearest-upscaled)
+    and the cascade's SR frame."""
+    from engine.media import write_image
+    from engine.video import tile, to_uint8
+
+    cells = []
+    for seed in range(rows):
+        video = CascadeVideo(engine.Video(G, seed, seed), sr, seed=seed)
+        lr = video.lowres_frames(list(times))
+        lr = torch.nn.functional.interpolate(lr, size=video.resolution, mode="nearest")
+        hi = video.frames(list(times))
+        pair = torch.stack([lr.cpu(), hi.cpu()], dim=1).flatten(0, 1)  # [2·T, 3, H, W]: low-res, SR per t
+        cells.append(to_uint8(pair))
+    grid = np.stack(cells)[:, :, None]  # [rows, 2·T, 1, H, W, 3]
+    write_image(out, tile(grid, pad=4)[0])
 
 
 def G_shape(G) -> tuple[int, int, int]:

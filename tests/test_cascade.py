@@ -221,3 +221,24 @@ def test_cli_generate_with_sr_info_and_mismatch(tmp_path, base_G):
     assert r.returncode == 0 and "32x32 -> 64x64 (x2)" in r.stdout and "t-2..t+2" in r.stdout
     r = sgv("train-sr", "--outdir", tmp_path / "run")
     assert r.returncode == 2 and r.stderr.strip() == "sgv: --data is required"
+
+
+@pytest.mark.skipif(not engine.checkpoint.BUNDLED_MODEL.exists(), reason="bundled model not present")
+def test_generate_uses_the_bundled_sr_level_with_the_bundled_base(tmp_path, monkeypatch):
+    from PIL import Image
+
+    import engine.cascade
+    from engine.cli import main
+
+    bundled_sr = tmp_path / "default-sr.safetensors"
+    save_sr(_random_sr(base_resolution=64), bundled_sr)
+    monkeypatch.setattr(engine.cascade, "BUNDLED_SR", bundled_sr)
+
+    def first_frame(*flags):
+        out = tmp_path / f"frames{len(flags)}"
+        assert main(["generate", "--out", str(out), "--frames", "2", "--quiet", "--device", "cpu", *flags]) == 0
+        return np.asarray(Image.open(sorted(out.glob("*.png"))[0]))
+
+    assert first_frame().shape == (128, 128, 3)  # bundled base + bundled SR level
+    assert first_frame("--no-sr").shape == (64, 64, 3)
+    assert first_frame("--ckpt", str(engine.checkpoint.BUNDLED_MODEL)).shape == (64, 64, 3)  # a named base: no SR
