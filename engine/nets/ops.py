@@ -31,7 +31,10 @@ def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> to
 def bias_act(
     x: torch.Tensor, b: torch.Tensor | None, act: str = "linear", gain: float | None = None, clamp: float | None = None
 ) -> torch.Tensor:
-    """x + b, then activation, then gain, then clamp; lrelu's default gain is √2 (StyleGAN2 bias_act)."""
+    """x + b, then activation, then gain, then clamp; lrelu's default gain is √2 (StyleGAN2 bias_act).
+
+    x: [N, C, ...] (channels second), b: [C] → same shape as x.
+    """
     if b is not None:
         x = x + b.to(x.dtype).reshape([1, -1] + [1] * (x.ndim - 2))
     if act == "lrelu":
@@ -61,6 +64,7 @@ def upfirdn2d(
 ) -> torch.Tensor:
     """Upsample by zero insertion, pad (or crop), FIR-filter, downsample by decimation.
 
+    x: [N, C, H, W], f: [k, k] → [N, C, H', W'] with H' = (H·up + y0 + y1 − k + 1) / down (likewise W').
     `padding` is (x0, x1, y0, y1) in pixels of the upsampled image, as in StyleGAN2's upfirdn2d.
     """
     n, c, h, w = x.shape
@@ -106,6 +110,8 @@ def conv2d_resample(
     bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Conv2d with optional ×2 FIR up- or down-sampling around it.
+
+    x: [N, I, H, W], w: [O, I/groups, k, k], f: [4, 4] → [N, O, H·up/down, W·up/down] (with the usual padding).
 
     Without up-sampling it is a correlation, as F.conv2d; with up-sampling the kernel acts as a
     convolution (see below). Both match what upstream's layers compute for the same weights.
