@@ -28,11 +28,12 @@ import numpy as np
 
 from app.jobs import JobContext, Progress
 from app.state import Content, Motion
-from engine.suffixes import PICTURE_EXTS
+from engine.suffixes import PICTURE_EXTS, READ_VIDEO_EXTS
 
 LOSS_CHOICES = ("auto", "lpips", "pixel")
 FIT_CHOICES = ("crop", "pad")
-IMAGE_EXTS = PICTURE_EXTS  # what the Project panel opens
+IMAGE_EXTS = PICTURE_EXTS  # what the Project panel opens as a photo
+VIDEO_EXTS = READ_VIDEO_EXTS  # ... and as a clip (content and motion are fitted)
 DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED = "ViT-B-32", "openai"
 CLIP_SCORE_MOTIONS = 4  # fixed motions for the noise-free CLIP loss shown before/after an edit
 
@@ -47,6 +48,16 @@ class ProjectSpec:
     num_steps: int = 1000  # upstream's recipe
     loss: str = "auto"  # "auto" (LPIPS when its weights are installed, else the labelled pixel fallback), ...
     fit: str = "crop"  # "crop" or "pad" a non-square image
+    start_s: float = 0.0  # a video: where the clip starts, seconds
+    num_frames: int = 0  # a video: frames of the clip (0 = all; long clips are subsampled)
+
+    @property
+    def is_video(self) -> bool:
+        return is_video_path(self.image)
+
+
+def is_video_path(path: str) -> bool:
+    return Path(path.strip()).suffix.lower() in VIDEO_EXTS
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,51 @@ class ProjectionResult:
             loss=self.loss_label,
             steps=f"{self.steps}/{self.num_steps}",
             psnr_db=f"{self.psnr_db:.2f}",
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class VideoProjectionResult:
+    """A projected clip: content codes, the fitted anchors (motion overrides on `motion_seed`) and where the
+    clip sits in model time."""
+
+    ws: np.ndarray  # [L, D] float32
+    overrides: dict  # anchor index → u [V] float32: the fitted motion
+    motion_seed: int  # the model's own motion before and after the clip
+    video: str
+    targets: np.ndarray  # uint8 [N, R, R, 3]: the clip's fitted frames as the model sees them
+    reconstruction: np.ndarray  # uint8 [N, R, R, 3]: the same frames rendered from the result
+    times: tuple[float, ...]  # model time of each of those frames
+    psnr_db: float  # mean over the frames
+    loss_label: str
+    fallback_reason: str | None
+    notes: tuple[str, ...]  # e.g. the clip was subsampled
+    steps: int
+    num_steps: int
+    best_loss: float
+    losses: tuple[float, ...]
+    fingerprint: str
+    seconds: float
+
+    @property
+    def time_range(self) -> tuple[float, float]:
+        return self.times[0], self.times[-1]
+
+    def motion(self) -> Motion:
+        return Motion(self.motion_seed, self.overrides)
+
+    def content(self, c: int | None = None) -> Content:
+        t0, t1 = self.time_range
+        return Content.from_codes(
+            self.ws,
+            f"projection of {Path(self.video).name}",
+            c=c,
+            source="video-projection",
+            video=self.video,
+            loss=self.loss_label,
+            steps=f"{self.steps}/{self.num_steps}",
+            psnr_db=f"{self.psnr_db:.2f}",
+            clip_t=f"{t0:g}..{t1:g}",
         )
 
 
@@ -180,6 +236,8 @@ def progress_message(info: StepInfo) -> str:
         parts.append(f"PSNR {info.psnr_db:.1f} dB")
     if "clip" in info.terms:
         parts.append(f"CLIP {info.terms['clip']:.4f}")
+    if "frame" in info.terms:
+        parts.append(f"frame {info.terms['frame']}")
     if "distance" in info.terms:
         parts.append(f"|Δw| {info.terms['distance']:.3g}")
     eta = info.eta_s
@@ -385,6 +443,68 @@ def projection_job(backend, spec: ProjectSpec, motion: Motion, c: int | None, st
         )
 
     return body
+
+
+def video_projection_job(backend, spec: ProjectSpec, motion: Motion, c: int | None, stop: Stop) -> Callable:
+    """A job body fitting content and motion to the clip in `spec.image` (a video). The clip starts at t = 0; the
+    current motion's seed carries the video on before and after it (its edited anchors are not used)."""
+
+    def body(ctx: JobContext) -> Iterator[Progress]:
+        from engine.edit.video_projection import VideoProjectionConfig, VideoProjector, load_clip
+
+        t0 = time.perf_counter()
+        yield Progress(None, "reading the clip ...")
+        G = _own_copy(backend.G)
+        clip = load_clip(spec.image, G.img_resolution, spec.start_s, spec.num_frames or None, fit=spec.fit)
+        yield Progress(None, "preparing (model copy, statistics, loss) ...")
+        cfg = VideoProjectionConfig(num_steps=int(spec.num_steps), motion_seed=motion.seed)
+        p = VideoProjector(G, clip, cfg, image_loss=spec.loss, c=_class(G, c))
+        note = " ".join([*(p.loss_fn.fallback_reason or "",), *clip.notes]).strip()
+        r = G.img_resolution
+        first = StepInfo(0, cfg.num_steps, math.nan, math.nan, None, clip.frames[0], None, {}, p.loss_fn.label, note)
+        yield Progress(0.0, "projecting the clip ...", first)
+        while not p.done and not stop:
+            s = p.step()
+            k = s.terms["frame"]
+            target, fit = s.preview[:, :r], s.preview[:, -r:]
+            terms = {"frame": k, "t": float(p.times[k])}
+            info = StepInfo(
+                s.step, s.num_steps, s.loss, s.best_loss, fit, target, _psnr(fit, target), terms,
+                p.loss_fn.label, note, time.perf_counter() - t0,
+            )  # fmt: skip
+            yield Progress(s.progress, progress_message(info), info)
+        yield Progress(1.0, "rendering the reconstruction ...")
+        latents = p.result(with_psnr=False)
+        recon = p.reconstruction(latents)
+        from engine.edit.images import psnr
+
+        return VideoProjectionResult(
+            ws=latents.ws.numpy().astype(np.float32),
+            overrides={i: u.numpy().astype(np.float32) for i, u in latents.motion.overrides.items()},
+            motion_seed=motion.seed,
+            video=str(spec.image),
+            targets=clip.frames,
+            reconstruction=recon,
+            times=tuple(float(t) for t in p.times),
+            psnr_db=float(np.mean([min(psnr(a, b), 100.0) for a, b in zip(recon, clip.frames)])),
+            loss_label=p.loss_fn.label,
+            fallback_reason=p.loss_fn.fallback_reason,
+            notes=clip.notes,
+            steps=p.step_index,
+            num_steps=cfg.num_steps,
+            best_loss=min(p.image_losses) if p.image_losses else math.nan,
+            losses=tuple(p.losses),
+            fingerprint=backend.fingerprint,
+            seconds=time.perf_counter() - t0,
+        )
+
+    return body
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    from engine.edit.images import psnr
+
+    return psnr(a, b)
 
 
 class ClipCache:
