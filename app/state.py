@@ -24,7 +24,7 @@ from types import MappingProxyType
 import numpy as np
 
 from engine.errors import SgvError
-from engine.fileio import atomic_path, atomic_write_text
+from engine.fileio import atomic_path, atomic_write_text, sha256_file
 
 SESSION_FORMAT = "sgv-studio.session"
 SESSION_VERSION = 1
@@ -588,7 +588,7 @@ def save_session(path: str | os.PathLike, state: AppState, model_path: str | Non
     npz = session_arrays_path(path)
     with atomic_path(npz) as tmp:
         np.savez(tmp, **arrays)
-    data["arrays"] = {"file": npz.name, "sha256": hashlib.sha256(npz.read_bytes()).hexdigest()}
+    data["arrays"] = {"file": npz.name, "sha256": sha256_file(npz)}
     atomic_write_text(path, json.dumps(data, indent=1, ensure_ascii=False))
     return path
 
