@@ -11,9 +11,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from imgui_bundle import hello_imgui, imgui
+from imgui_bundle import hello_imgui, imgui, imgui_ctx
 
-from app.gui.scoped import error_text, id_scope
+from app.gui.style import error_text
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ class FileDialog:
         imgui.begin_child("entries", imgui.ImVec2(0, max(list_h, 4 * imgui.get_text_line_height())), True)
         try:
             for i, e in enumerate(self.entries()):
-                with id_scope(i):
+                with imgui_ctx.push_id(str(i)):
                     label = f"{e.name}/" if e.is_dir else f"{e.name}    ({human_size(e.size)})"
                     clicked, _ = imgui.selectable(label, e.name == self.name, imgui.SelectableFlags_.allow_double_click)
                     if clicked:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from imgui_bundle import imgui
+from imgui_bundle import imgui, imgui_ctx
 
 from app.gui.layout import Layout
-from app.gui.scoped import disabled, id_scope, item_width
+from app.gui.style import disabled
 from app.gui.texture import Texture
 from app.gui.thumbs import thumb_button
 from app.render_types import ThumbRequest
@@ -72,7 +72,7 @@ class ContentPanel(Panel):
     def _seed_and_psi(self, f: Frame, lay: Layout) -> None:
         state = f.state
         content = state.content
-        with item_width(lay.input_w):
+        with imgui_ctx.push_item_width(lay.input_w):
             changed, seed = imgui.input_int("Seed", content.seed if content.seed is not None else 0)
             if changed and seed >= 0:
                 state.set_content(Content.from_seed(seed, content.psi, content.c))
@@ -125,7 +125,7 @@ class ContentPanel(Panel):
         imgui.begin_child("history", imgui.ImVec2(0, height), imgui.ChildFlags_.borders)
         try:
             for i, content in enumerate(state.history):
-                with id_scope(i):
+                with imgui_ctx.push_id(str(i)):
                     clicked, _ = imgui.selectable(content.label, content == state.content)
                     if clicked and content != state.content and not state.content_locked:
                         state.set_content(content, f"content: {content.label}")

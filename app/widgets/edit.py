@@ -18,7 +18,7 @@ import os
 from collections import OrderedDict
 from pathlib import Path
 
-from imgui_bundle import imgui
+from imgui_bundle import imgui, imgui_ctx
 
 from app.edit_jobs import (
     DEFAULT_CLIP_MODEL,
@@ -39,7 +39,7 @@ from app.edit_jobs import (
 )
 from app.gui.file_dialog import FileDialog
 from app.gui.layout import Layout
-from app.gui.scoped import disabled, error_text, id_scope, item_width, note_text
+from app.gui.style import disabled, error_text, note_text
 from app.gui.texture import Texture
 from app.jobs import Job, JobState
 from app.render_types import ThumbRequest
@@ -259,9 +259,9 @@ class EditPanel(Panel):
         self._directions(f, lay)
 
     def _inputs(self, f: Frame, lay: Layout) -> None:
-        with item_width(-lay.em * 6):
+        with imgui_ctx.push_item_width(-lay.em * 6):
             _, self.prompt = imgui.input_text_with_hint("Prompt", "a snowy mountain", self.prompt)
-        with item_width(lay.input_w):
+        with imgui_ctx.push_item_width(lay.input_w):
             _, steps = imgui.input_int("Steps", self.num_steps, 10, 100)
             self.num_steps = min(max(steps, 1), 10_000)
             imgui.same_line()
@@ -271,7 +271,7 @@ class EditPanel(Panel):
             imgui.set_tooltip("pull towards the start codes: larger keeps the edit closer (upstream 0.0001-0.0025)")
         if imgui.tree_node("CLIP model"):
             try:
-                with item_width(-lay.button_w - lay.em * 6):
+                with imgui_ctx.push_item_width(-lay.button_w - lay.em * 6):
                     _, self.clip_model = imgui.input_text("Model", self.clip_model)
                     imgui.same_line()
                     if imgui.button("Config...", imgui.ImVec2(lay.button_w, 0)):
@@ -330,7 +330,7 @@ class EditPanel(Panel):
             IMAGE_EM,
         )
         loss_plot("##clip loss", r.clip_losses)
-        with item_width(-lay.em * 6):
+        with imgui_ctx.push_item_width(-lay.em * 6):
             _, self.strength = imgui.slider_float("Strength", self.strength, -STRENGTH_RANGE, STRENGTH_RANGE, "%.2f")
         if imgui.is_item_hovered():
             imgui.set_tooltip("start + strength x (edited - start); 1 = as optimised, negative reverses the edit")
@@ -375,9 +375,9 @@ class EditPanel(Panel):
         base, strengths = self.direction_state(state)
         base_codes = state.codes_of(base)
         shape = (model.num_ws, model.w_dim) if model is not None else None
-        with item_width(-lay.em * 9):
+        with imgui_ctx.push_item_width(-lay.em * 9):
             for i, e in enumerate(self.directions):
-                with id_scope(i):
+                with imgui_ctx.push_id(str(i)):
                     fits = shape is not None and tuple(e.delta.shape) == shape
                     with disabled(not fits or base_codes is None):
                         value = strengths.get(e.path, 0.0)

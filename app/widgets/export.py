@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imgui_bundle import imgui
+from imgui_bundle import imgui, imgui_ctx
 
 from app.gui.file_dialog import FileDialog
 from app.gui.layout import Layout
-from app.gui.scoped import disabled, error_text, item_width
+from app.gui.style import disabled, error_text
 from app.jobs import JobState
 from app.playback import MAX_FPS
 from app.render_types import ExportSpec
@@ -60,7 +60,7 @@ class ExportPanel(Panel):
     def draw(self, f: Frame) -> None:
         lay = Layout.current()
         model = f.view.model
-        with item_width(lay.input_w * 1.4):
+        with imgui_ctx.push_item_width(lay.input_w * 1.4):
             changed, self.format = imgui.combo("Format", self.format, list(FORMATS))
             if changed:
                 self.path = output_path_for(self.path, self.format)
@@ -72,7 +72,7 @@ class ExportPanel(Panel):
         chosen = self.dialog.draw()
         if chosen:
             self.path = output_path_for(chosen, self.format)
-        with item_width(lay.input_w):
+        with imgui_ctx.push_item_width(lay.input_w):
             _, self.from_playhead = imgui.checkbox("Start at playhead", self.from_playhead)
             if not self.from_playhead:
                 _, self.t_start = imgui.input_double("Start t", self.t_start, 0.0, 0.0, "%.6g")

@@ -6,10 +6,10 @@ pair current (only the motion while content is locked).
 
 from __future__ import annotations
 
-from imgui_bundle import imgui
+from imgui_bundle import imgui, imgui_ctx
 
 from app.gui.layout import Layout
-from app.gui.scoped import disabled, id_scope, item_width
+from app.gui.style import disabled
 from app.gui.texture import Texture
 from app.gui.thumbs import thumb_button
 from app.render_types import ThumbRequest
@@ -57,7 +57,7 @@ class MixPanel(Panel):
     # -- drawing -----------------------------------------------------------------------------------------
     def draw(self, f: Frame) -> None:
         lay = Layout.current()
-        with item_width(lay.input_w * 0.8):
+        with imgui_ctx.push_item_width(lay.input_w * 0.8):
             _, base = imgui.input_int("Motion rows from seed", self.motion_base)
             self.motion_base = max(0, base)
             _, self.rows = imgui.slider_int("Rows", self.rows, 1, MAX_ROWS)
@@ -102,7 +102,7 @@ class MixPanel(Panel):
         if imgui.button("Add current"):
             state.add_favourite()
         for i, fav in enumerate(favs):
-            with id_scope(f"fav{i}"):
+            with imgui_ctx.push_id(str(f"fav{i}")):
                 if imgui.small_button("Use"):
                     state.set_pair(fav.content, fav.motion, f"use {fav.name}")
                 imgui.same_line()
@@ -112,7 +112,7 @@ class MixPanel(Panel):
             return
         names = [fav.name for fav in favs]
         self.fav_a, self.fav_b = min(self.fav_a, len(favs) - 1), min(self.fav_b, len(favs) - 1)
-        with item_width(lay.input_w * 0.7):
+        with imgui_ctx.push_item_width(lay.input_w * 0.7):
             _, self.fav_a = imgui.combo("A", self.fav_a, names)
             imgui.same_line()
             _, self.fav_b = imgui.combo("B", self.fav_b, names)

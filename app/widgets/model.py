@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imgui_bundle import imgui
+from imgui_bundle import imgui, imgui_ctx
 
-from app.gui.scoped import error_text, id_scope
+from app.gui.style import error_text
 from app.widgets.base import Frame, Panel
 
 
@@ -45,7 +45,7 @@ class ModelPanel(Panel):
             imgui.separator()
             imgui.text("Recent")
             for i, path in enumerate(recent):
-                with id_scope(i):
+                with imgui_ctx.push_id(str(i)):
                     clicked, _ = imgui.selectable(Path(path).name, info is not None and info.path == path)
                     if imgui.is_item_hovered():
                         imgui.set_tooltip(path)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from imgui_bundle import imgui
+from imgui_bundle import imgui, imgui_ctx
 
 from app.gui.layout import Layout
-from app.gui.scoped import disabled, id_scope, item_width, note_text, style_color
+from app.gui.style import colored, disabled, note_text
 from app.render_types import AnchorRequest, MotionDirections
 from app.state import AppState, Motion, affected_time_range
 from app.widgets.base import Frame, Panel
@@ -118,7 +118,7 @@ class MotionPanel(Panel):
     def draw(self, f: Frame) -> None:
         lay = Layout.current()
         state, model = f.state, f.view.model
-        with item_width(lay.input_w):
+        with imgui_ctx.push_item_width(lay.input_w):
             changed, seed = imgui.input_int("Motion seed", state.motion.seed)
         if changed:
             state.set_motion(Motion(seed), f"motion seed {seed}")
@@ -158,7 +158,7 @@ class MotionPanel(Panel):
         imgui.text_disabled(f"anchors every {dz:g} frames")
         edited = set(state.motion.overrides)
         for k, i in enumerate(near_anchors(state.timeline.t, dz)):
-            with id_scope(i):
+            with imgui_ctx.push_id(str(i)):
                 if k % 3:
                     imgui.same_line()
                 label = f"anchor {i}{' *' if i in edited else ''}"
@@ -181,7 +181,7 @@ class MotionPanel(Panel):
             return
         u = state.motion.overrides.get(i, base)
         values = coords(u, base, dirs)
-        with item_width(-lay.em * 4):
+        with imgui_ctx.push_item_width(-lay.em * 4):
             for j, value in enumerate(values):
                 shown = round(float(value), 4) + 0.0  # no "-0.00" from float32 round-off
                 changed, new = imgui.slider_float(f"dir {j + 1}", shown, -SLIDER_RANGE, SLIDER_RANGE, "%+.2f σ")
@@ -207,14 +207,14 @@ class MotionPanel(Panel):
         bases = {i: f.view.anchor_code(state.motion.seed, i) for i in anchors}
         lo, hi = affected_time_range(anchors, dz)
         imgui.text(f"Global (loop {tl.loop_start:g}..{tl.loop_end:g}): changes t in ({lo:g}, {hi:g})")
-        with style_color(imgui.Col_.text, MUTED_RGBA):
+        with colored(MUTED_RGBA):
             imgui.text_wrapped(f"Each row: the mean over the loop's {len(anchors)} anchors; moving it moves them all.")
         if any(b is None for b in bases.values()):
             imgui.text_disabled("fetching anchor codes ...")
             return
         current = {i: state.motion.overrides.get(i, bases[i]) for i in anchors}
         mean = np.mean([coords(current[i], bases[i], dirs) for i in anchors], axis=0)
-        with item_width(-lay.em * 4):
+        with imgui_ctx.push_item_width(-lay.em * 4):
             for j in range(min(3, len(mean))):
                 shown = round(float(mean[j]), 4) + 0.0
                 changed, new = imgui.slider_float(f"global {j + 1}", shown, -SLIDER_RANGE, SLIDER_RANGE, "mean %+.2f σ")

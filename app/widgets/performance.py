@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from imgui_bundle import imgui, implot
+from imgui_bundle import imgui, imgui_ctx, implot
 
 from app.gui.layout import Layout
-from app.gui.scoped import item_width
 from app.render_types import PRECISIONS
 from app.widgets.base import Frame, Panel
 
@@ -30,7 +29,7 @@ class PerformancePanel(Panel):
             f"{stats.cache_hits} cache hits"
         )
         imgui.text(f"device       {stats.device}" + ("   busy" if stats.busy else ""))
-        with item_width(lay.input_w):
+        with imgui_ctx.push_item_width(lay.input_w):
             idx = PRECISIONS.index(f.state.precision) if f.state.precision in PRECISIONS else 0
             changed, idx = imgui.combo("Precision", idx, list(PRECISIONS))
             if changed:

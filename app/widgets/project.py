@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from imgui_bundle import imgui
+from imgui_bundle import imgui, imgui_ctx
 
 from app.edit_jobs import (
     FIT_CHOICES,
@@ -27,7 +27,7 @@ from app.edit_jobs import (
 )
 from app.gui.file_dialog import FileDialog
 from app.gui.layout import Layout
-from app.gui.scoped import disabled, error_text, item_width, note_text
+from app.gui.style import disabled, error_text, note_text
 from app.gui.texture import Texture
 from app.jobs import Job, JobState
 from app.widgets.base import Frame, Panel
@@ -227,7 +227,7 @@ class ProjectPanel(Panel):
         self._result(f, lay)
 
     def _inputs(self, f: Frame, lay: Layout) -> None:
-        with item_width(-lay.button_w - imgui.get_style().item_spacing.x - lay.em * 3.5):
+        with imgui_ctx.push_item_width(-lay.button_w - imgui.get_style().item_spacing.x - lay.em * 3.5):
             _, self.image_path = imgui.input_text_with_hint("Image", "a photo (PNG, JPEG, WebP, ...)", self.image_path)
         imgui.same_line()
         if imgui.button("Browse...", imgui.ImVec2(lay.button_w, 0)):
@@ -253,7 +253,7 @@ class ProjectPanel(Panel):
                 self.fit = fit
             if imgui.is_item_hovered():
                 imgui.set_tooltip(FIT_TIPS[fit])
-        with item_width(lay.input_w):
+        with imgui_ctx.push_item_width(lay.input_w):
             _, steps = imgui.input_int("Steps", self.num_steps, 50, 500)
             self.num_steps = min(max(steps, 1), 100_000)
         if imgui.is_item_hovered():

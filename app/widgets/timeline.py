@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import math
 
-from imgui_bundle import imgui
+from imgui_bundle import imgui, imgui_ctx
 
 from app.gui.layout import Layout
-from app.gui.scoped import id_scope, item_width
 from app.gui.texture import Texture
 from app.playback import MAX_FPS, MIN_FPS, frame_step
 from app.render_types import ThumbRequest
@@ -168,7 +167,7 @@ class TimelinePanel(Panel):
             tl.playing = False
             tl.set_t(tl.t + step)
         imgui.same_line()
-        with item_width(lay.input_w):
+        with imgui_ctx.push_item_width(lay.input_w):
             flags = imgui.InputTextFlags_.enter_returns_true | imgui.InputTextFlags_.chars_scientific
             entered, t = imgui.input_double("t (frames)", tl.t, 0.0, 0.0, "%.10g", flags)
             if entered:
@@ -176,12 +175,12 @@ class TimelinePanel(Panel):
         if imgui.is_item_hovered():
             imgui.set_tooltip("Type any time and press Enter: 12.37, -40, 1e6 ... (t in training-data frames)")
         imgui.same_line()
-        with item_width(lay.input_w * 0.7):
+        with imgui_ctx.push_item_width(lay.input_w * 0.7):
             _, tl.time_scale = imgui.drag_float("Speed", tl.time_scale, 0.01, -16.0, 16.0, "%.2fx")
         if imgui.is_item_hovered():
             imgui.set_tooltip("Time scale: t advanced per native frame of playback; negative plays backwards")
         imgui.same_line()
-        with item_width(lay.input_w * 0.9):
+        with imgui_ctx.push_item_width(lay.input_w * 0.9):
             # Typed, not a slider: fractional rates (23.976, 29.97, 7.5) are what video formats use.
             changed, fps = imgui.input_double("FPS", tl.fps, 1.0, 5.0, "%.6g")
             if changed:
@@ -190,7 +189,7 @@ class TimelinePanel(Panel):
             imgui.set_tooltip(f"Playback frames per second, {MIN_FPS}..{MAX_FPS}; fractional rates such as 23.976 too")
         _, tl.loop = imgui.checkbox("Loop", tl.loop)
         imgui.same_line()
-        with item_width(lay.input_w * 0.6):
+        with imgui_ctx.push_item_width(lay.input_w * 0.6):
             changed_a, start = imgui.input_double("##loop start", tl.loop_start, 0.0, 0.0, "%.6g")
             imgui.same_line()
             changed_b, end = imgui.input_double("Loop range", tl.loop_end, 0.0, 0.0, "%.6g")
@@ -272,7 +271,7 @@ class TimelinePanel(Panel):
         self.strip.update(result.atlas, version=id(result))
         cell_w = width / STRIP_CELLS
         for i in range(STRIP_CELLS):
-            with id_scope(i):
+            with imgui_ctx.push_id(str(i)):
                 a = imgui.ImVec2(p0.x + i * cell_w, p0.y)
                 b = imgui.ImVec2(p0.x + (i + 1) * cell_w - 1, p0.y + height)
                 # Cells are square; show the middle band so the strip keeps its height.

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from imgui_bundle import imgui
+from imgui_bundle import imgui, imgui_ctx
 
 from app.gui.file_dialog import FileDialog
 from app.gui.layout import Layout
-from app.gui.scoped import OK_RGBA, disabled, error_text, help_marker, item_width, note_text, style_color
+from app.gui.style import OK_RGBA, colored, disabled, error_text, help_marker, note_text
 from app.jobs import Job, JobManager, JobState
 from app.sgv_commands import DEFAULT_COMMAND, dataset_info, prepare_dataset, summarize_dataset
 from app.training_runs import RunSpec, preset_names, preset_resolution
@@ -48,7 +48,8 @@ def _path_field(
 ) -> tuple[bool, str, bool]:
     """An input + Browse... button (starting at value, else browse_from); returns (edited, value, committed:
     Enter/unfocus after an edit or a pick)."""
-    with item_width(Layout.current().em * PATH_FIELD_EM):  # a fixed width: the modals size to their content
+    # A fixed width: the modals size to their content.
+    with imgui_ctx.push_item_width(Layout.current().em * PATH_FIELD_EM):
         edited, value = imgui.input_text_with_hint(label, hint, value)
     committed = imgui.is_item_deactivated_after_edit()
     imgui.same_line()
@@ -142,7 +143,7 @@ class PrepareDialog:
             default = self.default_out()
             hint = default or "a folder, or a name ending in .zip"
             _, self.out, _ = _path_field("Output", self.out, self.out_dialog, hint, browse_from=default)
-            with item_width(lay.input_w):
+            with imgui_ctx.push_item_width(lay.input_w):
                 idx = RESOLUTIONS.index(self.resolution) if self.resolution in RESOLUTIONS else 1
                 changed, idx = imgui.combo("Resolution", idx, [f"{r} x {r}" for r in RESOLUTIONS])
                 if changed:
@@ -171,7 +172,7 @@ class PrepareDialog:
         job = self.job
         if job.state == JobState.DONE:
             r = job.result
-            with style_color(imgui.Col_.text, OK_RGBA):
+            with colored(OK_RGBA):
                 imgui.text_wrapped(r["summary"] or f"prepared {r['out']}")
             imgui.text_wrapped(f"sgv dataset info: {summarize_dataset(r['info'])}")
             if imgui.button("New run with this dataset..."):
@@ -302,14 +303,14 @@ class NewRunDialog:
             self.start_check(f.jobs)
         state, text = self.dataset_state()
         if state == "ok":
-            with style_color(imgui.Col_.text, OK_RGBA):
+            with colored(OK_RGBA):
                 imgui.text_wrapped(text)
         elif state == "error":
             error_text(text)
         elif text:
             imgui.text_disabled(text)
         imgui.separator()
-        with item_width(lay.input_w * 1.3):
+        with imgui_ctx.push_item_width(lay.input_w * 1.3):
             presets = preset_names()
             idx = presets.index(self.preset) if self.preset in presets else 0
             changed, idx = imgui.combo("Preset", idx, list(presets))
@@ -334,7 +335,7 @@ class NewRunDialog:
             self.batch, self.gpus = max(self.batch, 1), max(self.gpus, 1)
         if imgui.tree_node("Advanced"):
             try:
-                with item_width(lay.input_w * 1.3):
+                with imgui_ctx.push_item_width(lay.input_w * 1.3):
                     _, self.tick_kimg = imgui.input_float("Tick kimg", self.tick_kimg, 0.0, 0.0, "%g")
                     help_marker(field_help("tick_kimg").capitalize() + ".")
                     _, self.snap_kimg = imgui.input_float("Snapshot kimg", self.snap_kimg, 0.0, 0.0, "%g")

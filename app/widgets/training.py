@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from imgui_bundle import imgui, implot
+from imgui_bundle import imgui, imgui_ctx, implot
 
 from app.gui.layout import Layout
-from app.gui.scoped import ERROR_RGBA, OK_RGBA, WARN_RGBA, disabled, error_text, id_scope, item_width, style_color
+from app.gui.style import ERROR_RGBA, OK_RGBA, WARN_RGBA, colored, disabled, error_text
 from app.gui.texture import Texture
 from app.paths import config_dir
 from app.run_registry import TrainingRuns
@@ -164,7 +164,7 @@ class TrainingPanel(Panel):
             imgui.table_headers_row()
             now = time.time()
             for i, run in enumerate(runs.runs):
-                with id_scope(i):
+                with imgui_ctx.push_id(str(i)):
                     imgui.table_next_row()
                     imgui.table_next_column()
                     clicked, _ = imgui.selectable(
@@ -175,7 +175,7 @@ class TrainingPanel(Panel):
                     if imgui.is_item_hovered():
                         imgui.set_tooltip(str(run.run_dir))
                     imgui.table_next_column()
-                    with style_color(imgui.Col_.text, STATUS_RGBA.get(run.status, (0.8, 0.8, 0.8, 1.0))):
+                    with colored(STATUS_RGBA.get(run.status, (0.8, 0.8, 0.8, 1.0))):
                         imgui.text(run.status.value)
                     imgui.table_next_column()
                     total = run.total_kimg
@@ -190,7 +190,7 @@ class TrainingPanel(Panel):
         if imgui.is_item_hovered():
             imgui.set_tooltip(str(run.run_dir))
         imgui.same_line()
-        with style_color(imgui.Col_.text, STATUS_RGBA.get(run.status, (0.8, 0.8, 0.8, 1.0))):
+        with colored(STATUS_RGBA.get(run.status, (0.8, 0.8, 0.8, 1.0))):
             imgui.text_wrapped(run.status_text)
         if run.error:
             error_text(f"error: {run.error}")
@@ -228,7 +228,7 @@ class TrainingPanel(Panel):
                 except SgvError as e:
                     f.actions.notify(str(e), error=True)
             imgui.same_line()
-            with item_width(lay.input_w):
+            with imgui_ctx.push_item_width(lay.input_w):
                 _, self.resume_kimg = imgui.input_float("to kimg", self.resume_kimg, 0.0, 0.0, "%g")
                 self.resume_kimg = max(self.resume_kimg, 0.0)
         if imgui.is_item_hovered():
@@ -293,7 +293,7 @@ class TrainingPanel(Panel):
                 imgui.text_disabled("process output (train-stderr.log):")
                 tail = run.stderr_tail[-40:]
                 color = ERROR_RGBA if run.status is RunStatus.CRASHED else (0.75, 0.75, 0.75, 1.0)
-                with style_color(imgui.Col_.text, color):
+                with colored(color):
                     for line in tail:
                         imgui.text(line)
             if at_bottom:

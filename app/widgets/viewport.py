@@ -3,9 +3,8 @@ with t, achieved fps and render time. Emits the main frame request."""
 
 from __future__ import annotations
 
-from imgui_bundle import imgui
+from imgui_bundle import imgui, imgui_ctx
 
-from app.gui.scoped import item_width
 from app.gui.texture import Texture
 from app.render_types import FrameRequest
 from app.widgets.base import Frame, Panel
@@ -56,7 +55,7 @@ class ViewportPanel(Panel):
                 self.mode = i
         if self.mode == 2:
             imgui.same_line()
-            with item_width(imgui.get_font_size() * 10):
+            with imgui_ctx.push_item_width(imgui.get_font_size() * 10):
                 _, self.zoom = imgui.slider_float(
                     "##zoom", self.zoom, 0.25, 32.0, "%.2fx", imgui.SliderFlags_.logarithmic
                 )
