@@ -1,4 +1,5 @@
-"""Playback clock: wall time → playhead t, on the same frame grid as export (engine.frame_times).
+"""Playback: the clock (wall time → playhead t, on the same frame grid as export, engine.frame_times) and
+the UI side of playing (Player: frames rendered ahead, shown at their time; what to prefetch).
 
 Frame k after play started at t0 is at t0 + time_scale · k · native_fps / fps, wrapped into the loop
 range when looping. The clock counts whole playback frames from wall time, so a slow renderer makes
