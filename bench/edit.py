@@ -5,7 +5,8 @@
     python bench/edit.py --preset paper256 --steps 5
 
 Rows: a plain frame render (the baseline, measured in the same run), a projection step with the pixel loss and
-with LPIPS-VGG16, and a CLIP edit step (ViT-B-32) without and with a preview render. Each row also gives the
+with LPIPS-VGG16, a CLIP edit step (ViT-B-32) without and with a preview render, and a video
+projection step on a 32-frame clip (8 frames rendered per step) with each loss. Each row also gives the
 ratio to the baseline. Weights: when `sgv weights fetch vgg16` / `clip-vit-b-32-openai` have run, the real
 files are used; otherwise networks of the same architecture with random weights are timed (same arithmetic,
 labelled "random weights"), so the numbers never need the network.
@@ -32,6 +33,7 @@ from engine.edit.clip_edit import ClipEditor, EditConfig  # noqa: E402
 from engine.edit.clip_model import ClipModel, load_clip  # noqa: E402
 from engine.edit.losses import PixelPyramidLoss, load_lpips  # noqa: E402
 from engine.edit.projection import ProjectionConfig, Projector  # noqa: E402
+from engine.edit.video_projection import Clip, VideoProjectionConfig, VideoProjector  # noqa: E402
 from engine.latents import from_seed  # noqa: E402
 
 
@@ -123,14 +125,25 @@ def main() -> int:
         for loss, name in [(PixelPyramidLoss(), "pixel loss"), lpips_loss(device, Path(tmp))]:
             p = Projector(G, image, config=ProjectionConfig(num_steps=n + 10, w_avg_samples=2000), image_loss=loss)
             rows.append((f"projection step, {name}", time_steps(p.step, args.steps, device)))
-    clip, clip_label = clip_model(device)
-    for every, what in [(0, "no preview"), (1, "+ preview render")]:
-        ed = ClipEditor(G, start, "a photo", clip, EditConfig(num_steps=n + 10, preview_every=every))
-        rows.append((f"edit step, {clip_label}, {what}", time_steps(ed.step, args.steps, device)))
+        clip, clip_label = clip_model(device)
+        for every, what in [(0, "no preview"), (1, "+ preview render")]:
+            ed = ClipEditor(G, start, "a photo", clip, EditConfig(num_steps=n + 10, preview_every=every))
+            rows.append((f"edit step, {clip_label}, {what}", time_steps(ed.step, args.steps, device)))
+        frames = np.repeat(image[None], 32, axis=0)  # a 32-frame clip; its content does not change the cost
+        video = Clip(frames, G.config.native_fps, np.arange(32), "bench clip")
+        for loss, name in [(PixelPyramidLoss(), "pixel loss"), lpips_loss(device, Path(tmp))]:
+            cfg = VideoProjectionConfig(num_steps=n + 10, w_avg_samples=2000)
+            vp = VideoProjector(G, video, cfg, image_loss=loss)
+            what = f"video projection step, 32-frame clip ({cfg.frames_per_step} frames/step), {name}"
+            rows.append((what, time_steps(vp.step, args.steps, device)))
     width = max(len(r[0]) for r in rows)
     for name, sec in rows:
         print(f"{name:<{width}}  {sec:8.4f} s  {sec / base:7.1f}x baseline")
     proj, edit = rows[1][1], rows[3][1]
+    print(
+        f"summary: video projection of a 32-frame clip {rows[5][1]:.3f} s/step (pixel), {rows[6][1]:.3f} s/step "
+        f"(LPIPS) -> 500 steps {rows[6][1] * 500 / 60:.1f} min"
+    )
     print(
         f"summary: {label}, {G.img_resolution}²: projection {proj:.3f} s/step (pixel), {rows[2][1]:.3f} s/step "
         f"(LPIPS) -> 1000 steps {rows[2][1] * 1000 / 60:.1f} min; edit {edit:.3f} s/step -> 40 steps {edit * 40:.0f} s"

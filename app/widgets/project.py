@@ -17,13 +17,17 @@ from app.edit_jobs import (
     FIT_CHOICES,
     IMAGE_EXTS,
     LOSS_CHOICES,
+    VIDEO_EXTS,
     ProjectionResult,
     ProjectSpec,
     StepInfo,
     Stop,
+    VideoProjectionResult,
     format_seconds,
+    is_video_path,
     lpips_weights_problem,
     projection_job,
+    video_projection_job,
 )
 from app.gui.file_dialog import FileDialog
 from app.gui.layout import Layout
@@ -130,10 +134,13 @@ class ProjectPanel(Panel):
         self.num_steps = 1000
         self.loss = "auto"
         self.fit = "crop"
-        self.dialog = FileDialog("Open image", "open", IMAGE_EXTS)
+        self.start_s = 0.0  # a video: where the clip starts (s)
+        self.num_frames = 0  # a video: frames of the clip (0 = all)
+        self.result_frame = 0  # which frame of a projected clip the result row shows
+        self.dialog = FileDialog("Open image or video", "open", (*IMAGE_EXTS, *VIDEO_EXTS))
         self.job: Job | None = None
         self.stop: Stop | None = None
-        self.result: ProjectionResult | None = None  # the newest finished projection
+        self.result: ProjectionResult | VideoProjectionResult | None = None  # the newest finished projection
         self.accepted = False  # the newest result is the content it made (Accept pressed)
         self.live: StepInfo | None = None  # the newest step of the running job
         self.losses: list[float] = []  # sampled each UI frame while running (the result holds every step)
@@ -143,19 +150,37 @@ class ProjectPanel(Panel):
 
     # -- pure parts (tests call them without a window) ---------------------------------------------------
     def accept_drop(self, path: str) -> bool:
-        """An image dropped on the window becomes the image to project (the app asks each panel in turn)."""
-        if Path(path).suffix.lower() not in IMAGE_EXTS:
+        """An image or video dropped on the window becomes what to project (the app asks each panel in turn)."""
+        if Path(path).suffix.lower() not in (*IMAGE_EXTS, *VIDEO_EXTS):
             return False
         self.image_path = str(path)
         return True
 
     def spec(self) -> ProjectSpec:
-        return ProjectSpec(self.image_path.strip(), int(self.num_steps), self.loss, self.fit)
+        return ProjectSpec(
+            self.image_path.strip(), int(self.num_steps), self.loss, self.fit, float(self.start_s), int(self.num_frames)
+        )
 
     def lpips_problem(self, now: float) -> str | None:
         if now - self._lpips_checked > STATUS_RECHECK_S:
             self._lpips_problem, self._lpips_checked = lpips_weights_problem(), now
         return self._lpips_problem
+
+    def loss_notes(self, now: float) -> tuple[str | None, str | None]:
+        """(note under the inputs, note under the images): a missing-LPIPS message is shown once, below where
+        the running job or the result already says it, else under the inputs as a warning before starting."""
+        running = self.job is not None and not self.job.finished
+        below = None
+        if running and self.live is not None and self.live.note:
+            below = self.live.note
+        elif not running and self.result is not None and self.result.fallback_reason:
+            below = self.result.fallback_reason
+        above = None
+        if self.loss != "pixel" and below is None:
+            problem = self.lpips_problem(now)
+            if problem:
+                above = ("LPIPS unavailable, the pixel loss runs instead: " if self.loss == "auto" else "") + problem
+        return above, below
 
     def start(self, f: Frame) -> None:
         spec = self.spec()
@@ -165,10 +190,11 @@ class ProjectPanel(Panel):
         state = f.state
         stop = Stop()
         motion, c = state.motion, state.content.c
+        body = video_projection_job if spec.is_video else projection_job
         job = f.actions.start_model_job(
             f"project {Path(spec.image).name}",
             "project",
-            lambda backend: projection_job(backend, spec, motion, c, stop),
+            lambda backend: body(backend, spec, motion, c, stop),
         )
         if job is not None:
             self.job, self.stop, self.live, self.losses = job, stop, None, []
@@ -183,9 +209,10 @@ class ProjectPanel(Panel):
             self.live = info
             if info.step > 0 and (not self.losses or len(self.losses) < info.step):
                 self.losses.append(info.loss)
-        if job.finished and job.state == JobState.DONE and isinstance(job.result, ProjectionResult):
+        done = job.finished and job.state == JobState.DONE
+        if done and isinstance(job.result, (ProjectionResult, VideoProjectionResult)):
             if self.result is not job.result:
-                self.result, self.accepted = job.result, False
+                self.result, self.accepted, self.result_frame = job.result, False, 0
 
     def accept(self, f: Frame, play: bool = False) -> bool:
         """The result becomes the current content (one undo step); the playhead goes to t = 0, its frame."""
@@ -195,6 +222,8 @@ class ProjectPanel(Panel):
         if model.fingerprint != r.fingerprint:
             f.actions.notify("the model changed since this projection ran; project again", error=True)
             return False
+        if isinstance(r, VideoProjectionResult):
+            return self._accept_video(f, r, play)
         content = r.content(state.content.c)
         label = f"projection of {Path(r.image).name}"
         if state.motion != r.motion:  # the image is matched under the motion it was projected with
@@ -205,6 +234,19 @@ class ProjectPanel(Panel):
         state.timeline.playing = play
         self.accepted = True
         f.actions.notify(f"{label}: PSNR {r.psnr_db:.1f} dB" + (", playing" if play else ""))
+        return True
+
+    def _accept_video(self, f: Frame, r: VideoProjectionResult, play: bool) -> bool:
+        """Content and fitted motion become current together (one undo step); the loop spans the clip."""
+        state = f.state
+        label = f"projection of {Path(r.video).name}"
+        state.set_pair(r.content(state.content.c), r.motion(), label)
+        t0, t1 = r.time_range
+        state.timeline.set_loop(t0, t1)
+        state.timeline.set_t(t0)
+        state.timeline.playing = play
+        self.accepted = True
+        f.actions.notify(f"{label}: mean PSNR {r.psnr_db:.1f} dB, clip at t {t0:g}..{t1:g} (the loop)")
         return True
 
     # -- drawing -----------------------------------------------------------------------------------------
@@ -223,12 +265,14 @@ class ProjectPanel(Panel):
         job_controls(self.job, self.stop, "project")
         job_outcome(self.job, "projection")
         imgui.separator()
-        self._images()
+        self._images(f)
         self._result(f, lay)
 
     def _inputs(self, f: Frame, lay: Layout) -> None:
         with imgui_ctx.push_item_width(-lay.button_w - imgui.get_style().item_spacing.x - lay.em * 3.5):
-            _, self.image_path = imgui.input_text_with_hint("Image", "a photo (PNG, JPEG, WebP, ...)", self.image_path)
+            _, self.image_path = imgui.input_text_with_hint(
+                "Image", "a photo (PNG, JPEG, ...) or a video (mp4, mov, ...)", self.image_path
+            )
         imgui.same_line()
         if imgui.button("Browse...", imgui.ImVec2(lay.button_w, 0)):
             p = Path(self.image_path.strip()).expanduser()
@@ -237,7 +281,7 @@ class ProjectPanel(Panel):
         if chosen:
             self.image_path = chosen
         if f.actions.drops_supported:
-            dim_text("or drop an image on the window")
+            dim_text("or drop an image or a video on the window")
         imgui.text("Loss")
         for kind in LOSS_CHOICES:
             imgui.same_line()
@@ -258,27 +302,55 @@ class ProjectPanel(Panel):
             self.num_steps = min(max(steps, 1), 100_000)
         if imgui.is_item_hovered():
             imgui.set_tooltip("optimisation steps (upstream: 1000); Stop keeps the best codes found so far")
-        if self.loss != "pixel":
-            problem = self.lpips_problem(f.now)
-            if problem:
-                note_text(("LPIPS unavailable, the pixel loss runs instead: " if self.loss == "auto" else "") + problem)
+        video = is_video_path(self.image_path)
+        if video:
+            with imgui_ctx.push_item_width(lay.input_w):
+                _, start = imgui.input_float("Start (s)", self.start_s, 0.5, 5.0, "%.2f")
+                self.start_s = max(0.0, start)
+                _, frames = imgui.input_int("Frames", self.num_frames, 8, 32)
+                self.num_frames = min(max(frames, 0), 100_000)
+            if imgui.is_item_hovered():
+                imgui.set_tooltip("frames of the clip from Start on; 0 = all (long clips are subsampled)")
+        above, _ = self.loss_notes(f.now)
+        if above:
+            note_text(above)
         model = f.view.model
-        if model is not None:
+        if model is not None and video:
+            dim_text(
+                f"content and motion fitted, the clip from t = 0; before and after it, motion {f.state.motion.seed} "
+                f"goes on; {model.resolution}² ({self.fit})"
+            )
+        elif model is not None:
             dim_text(f"matched at t = 0 under {f.state.motion.describe()}, {model.resolution}² ({self.fit})")
 
-    def _images(self) -> None:
+    def _images(self, f: Frame) -> None:
         live, r = self.live, self.result
         running = self.job is not None and not self.job.finished
+        _, below = self.loss_notes(f.now)
         if running and live is not None:
+            frame = f", frame {live.terms['frame']}" if "frame" in live.terms else ""
             image_row(
                 [
-                    ("target", self.tex_target, live.target, ("target", id(self.job))),
+                    ("target" + frame, self.tex_target, live.target, ("target", live.step, id(self.job))),
                     (f"step {live.step}", self.tex_preview, live.preview, ("live", live.step, id(self.job))),
                 ]
             )
-            if live.note:
-                note_text(live.note)
+            if below:
+                note_text(below)
             loss_plot("##project loss", self.losses)
+        elif isinstance(r, VideoProjectionResult):
+            n = len(r.targets)
+            with imgui_ctx.push_item_width(-1):
+                _, k = imgui.slider_int("##clip frame", self.result_frame, 0, n - 1, f"frame %d of {n}")
+            self.result_frame = min(max(k, 0), n - 1)
+            k = self.result_frame
+            image_row(
+                [
+                    (f"target (t {r.times[k]:g})", self.tex_target, r.targets[k], ("target", k, id(r))),
+                    ("reconstruction", self.tex_preview, r.reconstruction[k], ("result", k, id(r))),
+                ]
+            )
+            loss_plot("##project loss", r.losses)
         elif r is not None:
             image_row(
                 [
@@ -293,13 +365,21 @@ class ProjectPanel(Panel):
         running = self.job is not None and not self.job.finished
         if r is None or running:
             return
+        video = isinstance(r, VideoProjectionResult)
+        name = Path(r.video if video else r.image).name
         imgui.text_wrapped(
-            f"{Path(r.image).name}: PSNR {r.psnr_db:.2f} dB after {r.steps}/{r.num_steps} steps "
+            f"{name}: {'mean ' if video else ''}PSNR {r.psnr_db:.2f} dB after {r.steps}/{r.num_steps} steps "
             f"in {format_seconds(r.seconds)}, best loss {r.best_loss:.4g}"
         )
         dim_text(r.loss_label)
-        if r.fallback_reason:
-            note_text(r.fallback_reason)
+        _, below = self.loss_notes(f.now)
+        if below:
+            note_text(below)
+        if video:
+            t0, t1 = r.time_range
+            dim_text(f"clip at t {t0:g}..{t1:g}, {len(r.overrides)} fitted anchors; motion {r.motion_seed} around it")
+            for text in r.notes:
+                dim_text(text)
         model = f.view.model
         stale = model is None or model.fingerprint != r.fingerprint
         if stale:
@@ -308,7 +388,8 @@ class ProjectPanel(Panel):
             if imgui.button("Accept", imgui.ImVec2(lay.button_w, 0)):
                 self.accept(f)
             if imgui.is_item_hovered():
-                imgui.set_tooltip("use it as the current content (Ctrl+Z undoes); the playhead goes to t = 0")
+                what = "content and motion; the loop spans the clip" if video else "content; the playhead goes to t = 0"
+                imgui.set_tooltip(f"use it as the current {what} (Ctrl+Z undoes)")
             imgui.same_line()
             if imgui.button("Accept and play"):
                 self.accept(f, play=True)
@@ -317,4 +398,4 @@ class ProjectPanel(Panel):
             tl = f.state.timeline
             if imgui.button("Pause" if tl.playing else "Play"):
                 tl.playing = not tl.playing
-            dim_text(f"in the Content history as 'projection of {Path(r.image).name}'")
+            dim_text(f"in the Content history as 'projection of {name}'")

@@ -62,7 +62,7 @@ def open_image(ctx, h, path: Path) -> None:
     pp = panel(h.app, "Project")
     ctx.item_click("//Project/Browse...")
     ctx.yield_(2)
-    ctx.item_input_value("//Open image/File name", str(path))
+    ctx.item_input_value("//Open image or video/File name", str(path))
     h.wait_until(ctx, lambda: pp.image_path == str(path), 10, "the chosen image in the panel")
 
 
