@@ -3,7 +3,9 @@
 FILE is a Python file with `register(harness)`; it calls `harness.add(name, fn)` for each scenario, and
 `fn(ctx, harness)` drives the app by widget labels (ctx.item_click("//Timeline/Play"), ...) and records
 what it saw with `harness.record(name, key=value)`. When every scenario has finished the app writes a
-JSON report (per scenario: ok, error, seconds, recorded data; plus the app's final state) and exits.
+JSON report (per scenario: ok, error, seconds, recorded data; the order they ran in; the app's final state)
+and exits. SGV_TEST_ORDER=reverse runs them in the reverse of their registration order: scenarios must not
+depend on each other's state.
 Pytest (tests/test_app_gui.py) starts the app under Xvfb and asserts on that report.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -44,6 +47,7 @@ class GuiTestHarness:
         self._tests: list[tuple[str, Any]] = []
         self._pending = 0
         self._written = False
+        self.order: list[str] = []
         self.started = time.perf_counter()
 
     def install(self) -> None:
@@ -76,7 +80,6 @@ class GuiTestHarness:
         test.test_func = run
         self._tests.append((name, test))
         self._pending += 1
-        te.queue_test(engine, test)
 
     def record(self, name: str, **data: Any) -> None:
         self.results[name]["data"].update(_jsonable(data))
@@ -101,6 +104,13 @@ class GuiTestHarness:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         module.register(self)
+        order = os.environ.get("SGV_TEST_ORDER", "")
+        if order not in ("", "reverse"):
+            raise ValueError(f"SGV_TEST_ORDER must be 'reverse' or unset, got '{order}'")
+        queue = self._tests[::-1] if order == "reverse" else self._tests
+        for _, test in queue:
+            te.queue_test(engine, test)
+        self.order = [name for name, _ in queue]
 
     def _after_frame(self) -> None:
         if self._written or not self._tests or self._pending > 0:
@@ -119,6 +129,7 @@ class GuiTestHarness:
         self._written = True
         report = {
             "tests": self.results,
+            "order": self.order,
             "state": self.app.dump_state(),
             "seconds": time.perf_counter() - self.started,
         }

@@ -8,23 +8,17 @@ loading path. Weights caches point into the temp folder, so the default CLIP is 
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from edit_helpers import tiny_clip_files
+from gui_fixtures import launch, scenario
 
 import engine
 from engine.media import write_image
 
 pytestmark = pytest.mark.gui
-SCENARIOS = Path(__file__).parent / "gui" / "edit_scenarios.py"
-XVFB = shutil.which("xvfb-run")
 CONTENT_SEED = 5
 PROJECT_STEPS = 25
 EDIT_STEPS = 10
@@ -39,52 +33,13 @@ def write_inputs(tmp: Path, model: Path) -> None:
     tiny_clip_files(tmp)
 
 
-def launch(tmp: Path, model: Path) -> dict:
-    if XVFB is None:
-        pytest.skip("xvfb-run is not installed (apt-get install xvfb xauth); CI installs it")
-    write_inputs(tmp, model)
-    cwd = tmp / "cwd"
-    cwd.mkdir()
-    report = tmp / "report.json"
-    env = dict(
-        os.environ,
-        XDG_CONFIG_HOME=str(tmp / "config"),
-        XDG_CACHE_HOME=str(tmp / "cache"),
-        XDG_DATA_HOME=str(tmp / "data"),
-        SGV_TEST_TMP=str(tmp),
-        SGV_TEST_PROJECT_STEPS=str(PROJECT_STEPS),
-        SGV_TEST_EDIT_STEPS=str(EDIT_STEPS),
-        LIBGL_ALWAYS_SOFTWARE="1",
-        OMP_NUM_THREADS="1",
-    )
-    env.pop("SGV_WEIGHTS_DIR", None)  # the default CLIP must be missing, as on an offline machine
-    cmd = [XVFB, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "app.main", "--ckpt", str(model)]
-    cmd += ["--device", "cpu", "--gui-test", str(SCENARIOS), "--gui-test-report", str(report)]
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=400)
-    if not report.exists():
-        raise AssertionError(
-            f"the app wrote no report (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
-        )
-    data = json.loads(report.read_text())
-    data["cwd_files"] = sorted(os.listdir(cwd))
-    data["stderr"] = proc.stderr[-6000:]
-    return data
-
-
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> dict:
-    model = tmp_path_factory.mktemp("edit-gui-model") / "tiny.safetensors"
-    engine.save_generator(engine.build_generator("tiny", seed=0), model)
+def run(tmp_path_factory, tiny_model_file) -> dict:
     tmp = tmp_path_factory.mktemp("edit-gui")
-    data = launch(tmp, model)
-    data["tmp"] = str(tmp)
-    return data
-
-
-def scenario(run: dict, name: str) -> dict:
-    result = run["tests"][name]
-    assert result["ok"], f"scenario {name} failed: {result['error']}\nstderr:\n{run['stderr']}"
-    return result["data"]
+    write_inputs(tmp, tiny_model_file)
+    env = {"SGV_TEST_PROJECT_STEPS": str(PROJECT_STEPS), "SGV_TEST_EDIT_STEPS": str(EDIT_STEPS)}
+    # SGV_WEIGHTS_DIR dropped: the default CLIP must be missing, as on an offline machine.
+    return launch("edit_scenarios.py", tmp, tiny_model_file, env=env, drop_env=["SGV_WEIGHTS_DIR"], timeout_s=400)
 
 
 def test_panels_are_registered(run):

@@ -1,72 +1,31 @@
 """GUI tests: the real app under Xvfb (Mesa software OpenGL), driven by the imgui test engine on a tiny model.
 
 One launch runs every scenario in tests/gui/scenarios.py and writes a JSON report; each test below checks
-one scenario. A second launch slows the renderer to 500 ms per frame and checks the UI stays responsive.
+one scenario. The scenarios run twice, in order and reversed (they must not depend on each other). Another
+launch slows the renderer to 500 ms per frame and checks the UI stays responsive.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from gui_fixtures import launch, scenario
 
-import engine
 from engine.media import read_video
 
 pytestmark = pytest.mark.gui
-SCENARIOS = Path(__file__).parent / "gui" / "scenarios.py"
-XVFB = shutil.which("xvfb-run")
 
 
-def launch(tmp: Path, model: Path, slow: bool = False) -> dict:
-    if XVFB is None:
-        pytest.skip("xvfb-run is not installed (apt-get install xvfb xauth); CI installs it")
-    cwd = tmp / "cwd"
-    cwd.mkdir()
-    report = tmp / "report.json"
-    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp / "config"), XDG_CACHE_HOME=str(tmp / "cache"))
-    env.update(SGV_TEST_TMP=str(tmp), SGV_TEST_SLOW="1" if slow else "0", LIBGL_ALWAYS_SOFTWARE="1")
-    cmd = [XVFB, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "app.main", "--ckpt", str(model)]
-    cmd += ["--device", "cpu", "--gui-test", str(SCENARIOS), "--gui-test-report", str(report)]
-    if slow:
-        cmd += ["--debug-render-delay-ms", "500"]
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    if not report.exists():
-        raise AssertionError(
-            f"the app wrote no report (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
-        )
-    data = json.loads(report.read_text())
-    data["cwd_files"] = sorted(os.listdir(cwd))
-    data["config_files"] = sorted(p.name for p in (tmp / "config" / "sgv-studio").iterdir())
-    data["stderr"] = proc.stderr[-6000:]
+@pytest.fixture(scope="module", params=["in order", "reversed"])
+def run(request, tmp_path_factory, tiny_model_file) -> dict:
+    """One launch per order: scenarios must not depend on each other's state, so every check holds both ways."""
+    env = {"SGV_TEST_SLOW": "0", "SGV_TEST_ORDER": "reverse" if request.param == "reversed" else ""}
+    data = launch("scenarios.py", tmp_path_factory.mktemp("gui"), tiny_model_file, env=env)
+    expected = ["startup", "bad_checkpoint"]
+    assert [data["order"][0], data["order"][-1]] == (expected if request.param == "in order" else expected[::-1])
     return data
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("gui-model") / "tiny.safetensors"
-    engine.save_generator(engine.build_generator("tiny", seed=0), path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory, tiny_model) -> dict:
-    tmp = tmp_path_factory.mktemp("gui")
-    data = launch(tmp, tiny_model)
-    data["tmp"] = str(tmp)
-    return data
-
-
-def scenario(run: dict, name: str) -> dict:
-    result = run["tests"][name]
-    assert result["ok"], f"scenario {name} failed: {result['error']}\nstderr:\n{run['stderr']}"
-    return result["data"]
 
 
 def test_startup_and_layout_files(run):
@@ -143,9 +102,11 @@ def test_bad_checkpoint_keeps_app_and_model(run):
     assert "notes.txt" in d["last_message"]
 
 
-def test_responsive_with_slow_renderer(tmp_path, tiny_model):
+def test_responsive_with_slow_renderer(tmp_path, tiny_model_file):
     """Renderer slowed to 500 ms/frame: the UI thread never waits on it and the scrub ends on the last t."""
-    data = launch(tmp_path, tiny_model, slow=True)
+    data = launch(
+        "scenarios.py", tmp_path, tiny_model_file, env={"SGV_TEST_SLOW": "1"}, args=["--debug-render-delay-ms", "500"]
+    )
     result = data["tests"]["responsive"]
     assert result["ok"], result["error"]
     d = result["data"]

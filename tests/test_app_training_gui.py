@@ -9,23 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from gui_fixtures import launch, scenario
 from PIL import Image
 
-import engine
-from app.training_runs import lock_holder
+from app.run_process import lock_holder
 from engine.data import write_synthetic_dataset
 
 pytestmark = pytest.mark.gui
-SCENARIOS = Path(__file__).parent / "gui" / "training_scenarios.py"
-XVFB = shutil.which("xvfb-run")
 
 
 def write_inputs(tmp: Path) -> None:
@@ -36,49 +31,23 @@ def write_inputs(tmp: Path) -> None:
         f.write_bytes(b"not a png")
 
 
-def launch(tmp: Path, model: Path) -> dict:
-    if XVFB is None:
-        pytest.skip("xvfb-run is not installed (apt-get install xvfb xauth); CI installs it")
-    write_inputs(tmp)
-    cwd = tmp / "cwd"
-    cwd.mkdir()
-    report = tmp / "report.json"
-    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp / "config"), XDG_CACHE_HOME=str(tmp / "cache"))
-    env.update(SGV_TEST_TMP=str(tmp), LIBGL_ALWAYS_SOFTWARE="1", OMP_NUM_THREADS="1")
-    cmd = [XVFB, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "app.main", "--ckpt", str(model)]
-    cmd += ["--device", "cpu", "--gui-test", str(SCENARIOS), "--gui-test-report", str(report)]
-    try:
-        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=400)
-    finally:
-        for run_dir in (tmp / "runs").glob("*"):  # a scenario that failed half-way may leave a run training
-            pid = lock_holder(run_dir)
-            if pid is not None:
-                try:
-                    os.killpg(pid, signal.SIGKILL)  # the app starts each run in its own process group
-                except ProcessLookupError:
-                    os.kill(pid, signal.SIGKILL)
-    if not report.exists():
-        raise AssertionError(
-            f"the app wrote no report (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
-        )
-    data = json.loads(report.read_text())
-    data["cwd_files"] = sorted(os.listdir(cwd))
-    data["stderr"] = proc.stderr[-6000:]
-    data["tmp"] = str(tmp)
-    return data
+def kill_leftover_runs(tmp: Path) -> None:
+    """A scenario that failed half-way may leave a run training: kill it (the app starts each run in its own
+    process group)."""
+    for run_dir in (tmp / "runs").glob("*"):
+        pid = lock_holder(run_dir)
+        if pid is not None:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> dict:
-    model = tmp_path_factory.mktemp("train-gui-model") / "tiny.safetensors"
-    engine.save_generator(engine.build_generator("tiny", seed=0), model)
-    return launch(tmp_path_factory.mktemp("train-gui"), model)
-
-
-def scenario(run: dict, name: str) -> dict:
-    result = run["tests"][name]
-    assert result["ok"], f"scenario {name} failed: {result['error']}\nstderr:\n{run['stderr']}"
-    return result["data"]
+def run(tmp_path_factory, tiny_model_file) -> dict:
+    tmp = tmp_path_factory.mktemp("train-gui")
+    write_inputs(tmp)
+    return launch("training_scenarios.py", tmp, tiny_model_file, timeout_s=400, cleanup=lambda: kill_leftover_runs(tmp))
 
 
 def test_prepare_dataset_from_the_menu(run):

@@ -1,8 +1,9 @@
 """GUI scenarios run inside the real app by the imgui test engine (app/gui_testing.py).
 
 Each scenario drives widgets by their labels, waits for the renderer, and records what it saw; the
-assertions live in tests/test_app_gui.py, which reads the report. Scenarios run in order in one app
-launch and build on each other's state (cheaper than one launch each).
+assertions live in tests/test_app_gui.py, which reads the report. Scenarios share one app launch (cheaper
+than one launch each) but not their state: each waits for the app to be ready and starts from what it needs
+(a fresh content/motion pair where it edits), so any order passes (tests/test_app_gui.py runs them reversed).
 
 Environment: SGV_TEST_TMP (a folder for files), SGV_TEST_SLOW=1 (renderer slowed: only `responsive` runs).
 """
@@ -45,6 +46,39 @@ def show_t(ctx, h, t) -> np.ndarray:
     return h.app.view.frame.image.copy()
 
 
+def ready(ctx, h) -> None:
+    """The model and a first frame are on screen (the first scenario to run waits for the startup)."""
+    app = h.app
+    h.wait_until(ctx, lambda: app.view.model is not None and app.view.frame is not None, 60, "model + first frame")
+
+
+def fresh_pair(ctx, h, motion_seed: int) -> None:
+    """Start from content seed 0 with a motion seed no other scenario uses, so no edit of theirs is on it."""
+    h.app.state.set_pair(Content.from_seed(0), Motion(motion_seed), f"fresh motion {motion_seed}")
+    h.wait_until(ctx, lambda: frame_matches(h.app), what="the fresh pair's frame")
+
+
+def edit_motion(ctx, h, anchor: int) -> None:
+    """Select `anchor` (playhead on it) and move the Motion panel's dir 1 slider to 2.5."""
+    app = h.app
+    show_t(ctx, h, anchor * app.view.model.delta_z)
+    h.wait_until(ctx, lambda: app.view.anchor_code(app.state.motion.seed, anchor) is not None, what="anchor codes")
+    ctx.item_input_value("//Motion/dir 1", 2.5)
+    h.wait_until(ctx, lambda: frame_matches(app), what="the edited frame")
+
+
+def click_content_cell(ctx, h, cell: int) -> int:
+    """Click a cell of the Content grid; returns the seed it shows."""
+    app = h.app
+    panel = next(p for p in app.panels if p.name == "Content")
+    h.wait_until(ctx, lambda: "content_grid" in app.view.thumbs, 30, "content grid thumbnails")
+    expected = panel.grid_seeds()[cell]
+    ctx.item_click(f"//Content/cell {cell}")
+    h.wait_until(ctx, lambda: frame_matches(app), what="the frame of the clicked content")
+    h.wait_until(ctx, lambda: app.state.codes_of(app.state.content) is not None, what="its W+ codes")
+    return expected
+
+
 def ruler_points(ctx, fractions):
     rect = ctx.item_info("//Timeline/ruler").rect_full
     y = (rect.min.y + rect.max.y) / 2
@@ -56,7 +90,7 @@ def ruler_points(ctx, fractions):
 
 def startup(ctx, h):
     app = h.app
-    h.wait_until(ctx, lambda: app.view.model is not None and app.view.frame is not None, 60, "model + first frame")
+    ready(ctx, h)
     h.wait_until(ctx, lambda: app.view.directions is not None, 30, "motion directions")
     info = app.view.model
     h.record(
@@ -72,6 +106,7 @@ def startup(ctx, h):
 
 def scrub(ctx, h):
     app = h.app
+    ready(ctx, h)
     tl = app.state.timeline
     shown0 = app.view.frames_shown
     image0 = app.view.frame.image.copy()
@@ -100,6 +135,7 @@ def scrub(ctx, h):
 
 def type_t(ctx, h):
     app = h.app
+    ready(ctx, h)
     image = jump(ctx, h, "1e6")
     tl = app.state.timeline
     h.record(
@@ -115,6 +151,7 @@ def type_t(ctx, h):
 
 def play(ctx, h):
     app = h.app
+    ready(ctx, h)
     tl = app.state.timeline
     show_t(ctx, h, 0.0)
     tl.fps = 20
@@ -146,6 +183,8 @@ def play(ctx, h):
 
 def motion_slider(ctx, h):
     app = h.app
+    ready(ctx, h)
+    fresh_pair(ctx, h, 101)
     dz = app.view.model.delta_z
     anchor = 4
     times = {
@@ -157,10 +196,8 @@ def motion_slider(ctx, h):
     }
     before = {k: show_t(ctx, h, t) for k, t in times.items()}
     show_t(ctx, h, times["anchor"])
-    h.wait_until(ctx, lambda: app.view.anchor_code(app.state.motion.seed, anchor) is not None, what="anchor codes")
     selected = app.state.selected_anchor
-    ctx.item_input_value("//Motion/dir 1", 2.5)
-    h.wait_until(ctx, lambda: frame_matches(app), what="the edited frame")
+    edit_motion(ctx, h, anchor)
     after = {k: show_t(ctx, h, t) for k, t in times.items()}
     h.record(
         "motion_slider",
@@ -174,12 +211,8 @@ def motion_slider(ctx, h):
 
 def content_cell(ctx, h):
     app = h.app
-    panel = next(p for p in app.panels if p.name == "Content")
-    h.wait_until(ctx, lambda: "content_grid" in app.view.thumbs, 30, "content grid thumbnails")
-    expected = panel.grid_seeds()[4]
-    ctx.item_click("//Content/cell 4")
-    h.wait_until(ctx, lambda: frame_matches(app), what="the frame of the clicked content")
-    h.wait_until(ctx, lambda: app.state.codes_of(app.state.content) is not None, what="its W+ codes")
+    ready(ctx, h)
+    expected = click_content_cell(ctx, h, 4)
     h.record(
         "content_cell",
         seed=app.state.content.seed,
@@ -190,9 +223,13 @@ def content_cell(ctx, h):
 
 
 def undo_redo(ctx, h):
-    """Three edits are on the stack by now: the motion slider, the content cell, and ψ below."""
+    """Three edits on a fresh pair: the motion slider, a content cell, and ψ; undo them all, redo them all."""
     app = h.app
     s = app.state
+    ready(ctx, h)
+    fresh_pair(ctx, h, 202)
+    edit_motion(ctx, h, 4)
+    click_content_cell(ctx, h, 4)
 
     def snap():
         return s.content, s.motion, s.codes_of(s.content), {i: u.copy() for i, u in s.motion.overrides.items()}
@@ -232,6 +269,7 @@ def undo_redo(ctx, h):
 def swap(ctx, h):
     app = h.app
     s = app.state
+    ready(ctx, h)
     for seed in (1, 2):  # two favourites, made through the state API (the Add favourite button is one click)
         s.set_pair(Content.from_seed(seed), Motion(10 + seed), f"seed {seed}")
         s.add_favourite()
@@ -258,6 +296,7 @@ def swap(ctx, h):
 
 def export(ctx, h):
     app = h.app
+    ready(ctx, h)
     out = TMP / "export.mp4"
     first = show_t(ctx, h, 8.0)
     panel = next(p for p in app.panels if p.name == "Export")
@@ -275,6 +314,7 @@ def export(ctx, h):
 
 def bad_checkpoint(ctx, h):
     app = h.app
+    ready(ctx, h)
     bad = TMP / "bad.safetensors"
     bad.write_bytes(b"this is not a model" * 10)
     fingerprint = app.view.model.fingerprint
