@@ -11,6 +11,7 @@ from app.gui.thumbs import thumb_button
 from app.render_types import ThumbRequest
 from app.state import AppState, Content
 from app.widgets.base import Frame, Panel
+from app.widgets.timeline import format_t
 
 GRID_COLS, GRID_ROWS = 3, 3
 
@@ -97,7 +98,7 @@ class ContentPanel(Panel):
             self.grid_base += GRID_COLS * GRID_ROWS
         imgui.same_line()
         seeds = self.grid_seeds()
-        imgui.text_disabled(f"seeds {seeds[0]}-{seeds[-1]} at t {self.thumb_t:.4g}")
+        imgui.text_disabled(f"seeds {seeds[0]}-{seeds[-1]} at t {format_t(self.thumb_t)}")
         result = f.view.thumbs.get("content_grid")
         if result is not None:
             self.grid.update(result.atlas, version=id(result))

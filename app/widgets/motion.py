@@ -17,6 +17,7 @@ from app.gui.style import colored, disabled, note_text
 from app.render_types import AnchorRequest, MotionDirections
 from app.state import AppState, Motion, affected_time_range
 from app.widgets.base import Frame, Panel
+from app.widgets.timeline import format_t
 
 NEAR_BEFORE, NEAR_AFTER = 2, 3
 UNIT_TIP = "σ: the spread of this model's anchor codes; ±1 σ is as far as a typical anchor code lies from the mean"
@@ -168,14 +169,14 @@ class MotionPanel(Panel):
                 if clicked:
                     state.selected_anchor, self.follow = i, False
                 if imgui.is_item_hovered():
-                    imgui.set_tooltip(f"anchor {i} at t = {i * dz:g}" + (" (edited)" if i in edited else ""))
+                    imgui.set_tooltip(f"anchor {i} at t = {format_t(i * dz)}" + (" (edited)" if i in edited else ""))
 
     def _anchor_sliders(self, f: Frame, dirs: MotionDirections, dz: float, lay: Layout) -> None:
         state = f.state
         i = state.selected_anchor
         base = f.view.anchor_code(state.motion.seed, i) if i is not None else None
         lo, hi = affected_time_range([i], dz) if i is not None else (0.0, 0.0)
-        imgui.text(f"Anchor {i}: edits change t in ({lo:g}, {hi:g})")
+        imgui.text(f"Anchor {i}: edits change t in ({format_t(lo)}, {format_t(hi)})")
         if base is None:
             imgui.text_disabled("fetching anchor codes ...")
             return
@@ -206,7 +207,8 @@ class MotionPanel(Panel):
             return
         bases = {i: f.view.anchor_code(state.motion.seed, i) for i in anchors}
         lo, hi = affected_time_range(anchors, dz)
-        imgui.text(f"Global (loop {tl.loop_start:g}..{tl.loop_end:g}): changes t in ({lo:g}, {hi:g})")
+        loop = f"{format_t(tl.loop_start)}..{format_t(tl.loop_end)}"
+        imgui.text(f"Global (loop {loop}): changes t in ({format_t(lo)}, {format_t(hi)})")
         with colored(MUTED_RGBA):
             imgui.text_wrapped(f"Each row: the mean over the loop's {len(anchors)} anchors; moving it moves them all.")
         if any(b is None for b in bases.values()):
