@@ -246,21 +246,11 @@ def _start_latents(args, G):
     return from_seed(G, args.seed, motion=args.motion_seed, psi=args.psi)
 
 
-def _mask(path: Path, resolution: int):
-    import numpy as np
-
-    from engine.edit.images import fit_square
-    from engine.media import read_image
-
-    rgb = fit_square(read_image(path), resolution, "crop")
-    return rgb.astype(np.float32).mean(axis=2) / 255.0  # [R, R], 1 = keep
-
-
 def cmd_edit(args) -> int:
-    import numpy as np
     import torch
 
     from engine.edit.directions import Direction, load_direction, save_direction
+    from engine.edit.images import frames_at, keep_mask, side_by_side
     from engine.latents import save_latents
     from engine.media import write_image
 
@@ -283,7 +273,7 @@ def cmd_edit(args) -> int:
         if args.keep_mask is not None:
             from engine.edit.losses import make_image_loss
 
-            mask, image_loss = _mask(args.keep_mask, G.img_resolution), make_image_loss("lpips", G.device)
+            mask, image_loss = keep_mask(args.keep_mask, G.img_resolution), make_image_loss("lpips", G.device)
         cfg = EditConfig(
             num_steps=args.steps,
             lr=args.lr,
@@ -308,16 +298,7 @@ def cmd_edit(args) -> int:
             f"CLIP loss {before:.4f} -> {after:.4f} (1 - cos, 8 motions), distance {editor.distance():.3f}"
         )
     save_latents(stem.with_suffix(".npz"), edited)
-    frames = []
-    with torch.no_grad():
-        for lat in (start, edited):
-            v = G.motion([lat.motion], [0.0], lat.c.to(G.device).reshape(1, -1) if lat.c is not None else None)
-            frames.append(G.synthesis(lat.ws_batch(G.device), v)[0, 0])
-    from engine.media import tensor_to_uint8
-
-    pair = tensor_to_uint8(torch.stack(frames))  # [2, R, R, 3]
-    gap = np.zeros((pair.shape[1], 2, 3), dtype=np.uint8)
-    write_image(stem.with_suffix(".png"), np.concatenate([pair[0], gap, pair[1]], axis=1))
+    write_image(stem.with_suffix(".png"), side_by_side(frames_at(G, (start, edited), t=0.0)))
     if args.save_direction is not None:
         save_direction(args.save_direction, Direction.between(start, edited))
         note(f"edit: direction -> {args.save_direction}")

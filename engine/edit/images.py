@@ -71,3 +71,30 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR in dB between two uint8 images of equal shape (inf when identical)."""
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
+
+
+def keep_mask(path: str | os.PathLike, resolution: int) -> np.ndarray:
+    """A mask image as the model's frame sees it: float32 [R, R] in [0, 1], white (1) = keep."""
+    rgb = fit_square(read_image(path), resolution, "crop")
+    return rgb.astype(np.float32).mean(axis=2) / 255.0
+
+
+@torch.no_grad()
+def frames_at(G, latents, t: float = 0.0) -> np.ndarray:
+    """Each latents' frame at time t under its own motion, uint8 [n, R, R, 3] (e.g. before and after an edit)."""
+    from engine.media import tensor_to_uint8
+
+    frames = []
+    for lat in latents:
+        c = lat.c.to(G.device).reshape(1, -1) if lat.c is not None else None
+        v = G.motion([lat.motion], [t], c)  # [1, 1, 2D]
+        frames.append(G.synthesis(lat.ws_batch(G.device), v)[0, 0])  # [3, R, R]
+    return tensor_to_uint8(torch.stack(frames))
+
+
+def side_by_side(images: np.ndarray, gap: int = 2) -> np.ndarray:
+    """uint8 [n, H, W, 3] → one image [H, n·W + (n − 1)·gap, 3], black gaps between."""
+    n, h = images.shape[0], images.shape[1]
+    spacer = np.zeros((h, gap, 3), dtype=np.uint8)
+    parts = [p for i in range(n) for p in ((spacer, images[i]) if i else (images[i],))]
+    return np.concatenate(parts, axis=1)
