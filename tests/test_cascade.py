@@ -242,3 +242,14 @@ def test_generate_uses_the_bundled_sr_level_with_the_bundled_base(tmp_path, monk
     assert first_frame().shape == (128, 128, 3)  # bundled base + bundled SR level
     assert first_frame("--no-sr").shape == (64, 64, 3)
     assert first_frame("--ckpt", str(engine.checkpoint.BUNDLED_MODEL)).shape == (64, 64, 3)  # a named base: no SR
+
+
+def test_degradation_is_deterministic_and_per_clip():
+    from engine.cascade.data import degrade, degrade_generator
+
+    lr = torch.rand(3, 5, 3, 16, 16) * 2 - 1
+    assert degrade(lr, 0.0, degrade_generator(0, 1, 0, 0)) is lr
+    a = degrade(lr, 1.0, degrade_generator(0, 1, 0, 0))
+    assert torch.equal(a, degrade(lr, 1.0, degrade_generator(0, 1, 0, 0)))  # a pure function of (seed, step, slot)
+    assert not torch.equal(a, degrade(lr, 1.0, degrade_generator(0, 2, 0, 0)))
+    assert (a - lr).abs().amax(dim=(1, 2, 3, 4)).min() > 1e-3  # p = 1: every clip is degraded
