@@ -52,6 +52,7 @@ class RenderArgs:
     anchors: AnchorRequest | None = None
     directions: bool = True  # principal motion directions of the model (computed once, cached on disk)
     precision: str = "fp32"
+    sr: bool = False  # the viewport shows the SR level's frames too (rendered after the low-res frame)
 
     def copy(self) -> RenderArgs:
         return dataclasses.replace(self, thumbs=dict(self.thumbs))
@@ -67,6 +68,7 @@ class ExportSpec:
     scale: float = 1.0  # output size = model resolution × scale
     quality: int = 8
     precision: str = "fp32"
+    sr: bool = False  # through the loaded SR level: output size = SR resolution × scale
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -99,6 +101,43 @@ class ModelLoaded:
 
 
 @dataclass(frozen=True)
+class SRInfo:
+    """A cascade SR level loaded beside the base model (docs/cascade.md)."""
+
+    path: str
+    name: str
+    fingerprint: str
+    scale: int
+    base_resolution: int
+    resolution: int  # of its output frames
+    window: int  # ±k base frames per output frame
+    native_fps: float
+    num_params: int
+    load_s: float
+
+
+@dataclass(frozen=True)
+class SRChanged:
+    """The SR level beside the base: info None = off. `note` says why it changed on its own (one line)."""
+
+    info: SRInfo | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SRFailed:
+    """An SR file that cannot be used (bad file, or it does not fit the base): the current state stays."""
+
+    path: str
+    message: str
+
+
+def sr_precision(precision: str, sr_fingerprint: str) -> str:
+    """The playback buffer's precision key of SR frames (app/playback.py keys frames by precision)."""
+    return f"{precision}+sr:{sr_fingerprint}"
+
+
+@dataclass(frozen=True)
 class ModelFailed:
     path: str
     message: str
@@ -113,6 +152,7 @@ class FrameResult:
     cached: bool
     requested_at: float  # perf_counter when the request was submitted (for scrub-to-display latency)
     fingerprint: str
+    sr: bool = False  # a frame of the SR level (its resolution), not the base model's
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,13 @@ small task at a time, re-reading the newest args between tasks:
 3. prefetching the next playback frames in small batches,
 4. thumbnails (content grid, mix grid, timeline strip), composed into one atlas per slot.
 
+With a cascade SR level loaded beside the base (docs/cascade.md) and the viewport asking for it (args.sr),
+the main frame is the low-resolution frame, delivered at once; the SR frame for the same request is the next
+task, so a newer request (a scrub) is served first and the SR pass for a stale t is never run. Both come from
+one engine.cascade.CascadeVideo per (content, motion), whose base-frame cache is keyed by t: the low-res
+frame on screen is a frame of the SR window, and playback renders about one new base frame plus one SR pass
+per frame. Thumbnails stay low-resolution.
+
 Every result carries the stamp of the args it answers; exceptions become events with one line of text
 and the UI keeps showing the last good frame. Models load on the worker too: a bad file leaves the
 current model in place.
@@ -47,8 +54,12 @@ from app.render_types import (
     RenderArgs,
     RenderError,
     RendererStats,
+    SRChanged,
+    SRFailed,
+    SRInfo,
     ThumbRequest,
     ThumbResult,
+    sr_precision,
 )
 from app.state import Content, Motion
 from engine.checkpoint import BUNDLED_MODEL
@@ -62,6 +73,10 @@ THUMB_CACHE_BYTES = 64 << 20
 TASK_BUDGET_S = 0.1  # a batch should take about this long, so a new request waits at most ~one batch
 MAX_BATCH = 8
 DIRECTION_SEEDS, DIRECTION_ANCHORS, NUM_DIRECTIONS = 48, 24, 8
+
+
+def _at(req: FrameRequest, t: float) -> FrameRequest:
+    return FrameRequest(req.content, req.motion, t)
 
 
 def describe_error(e: BaseException) -> str:
@@ -165,6 +180,21 @@ class EngineBackend:
             mc = mc.with_override(i, torch.from_numpy(np.array(u)))
         return mc
 
+    def cascade(self, sr, content: Content, motion: Motion, precision: str):
+        """The CascadeVideo of (content, motion) through SR level `sr`: its low-res window cache is shared by
+        the main frame, the SR frame and playback prefetch of the same video."""
+        from engine.cascade import CascadeVideo
+
+        key = ("sr", id(sr), content.key, motion.key, precision)
+        video = self._videos.get(key)
+        if video is None:
+            video = CascadeVideo(self._video(content, motion, precision), sr, seed=0)
+            self._videos[key] = video
+            while len(self._videos) > 8:
+                self._videos.popitem(last=False)
+        self._videos.move_to_end(key)
+        return video
+
     def _video(self, content: Content, motion: Motion, precision: str) -> engine.Video:
         key = (content.key, motion.key, precision)
         video = self._videos.get(key)
@@ -244,7 +274,8 @@ class EngineBackend:
         return out
 
     # -- export ------------------------------------------------------------------------------------------
-    def export(self, spec: ExportSpec, content: Content, motion: Motion, ctx: JobContext) -> dict:
+    def export(self, spec: ExportSpec, content: Content, motion: Motion, ctx: JobContext, sr=None) -> dict:
+        """Write the video; with `sr` (an SR generator) through the cascade at the SR resolution × scale."""
         video = engine.Video(
             self.G,
             content=self.content_codes(content).clone(),
@@ -253,8 +284,13 @@ class EngineBackend:
             precision=spec.precision,
             batch_size=8,
         )
-        size = max(8, int(round(self.G.img_resolution * spec.scale / 2)) * 2)  # even sizes for yuv420p
-        target = video if size == self.G.img_resolution else _ResizedVideo(video, size)
+        if sr is not None:
+            from engine.cascade import CascadeVideo
+
+            video = CascadeVideo(video, sr, seed=0)  # the same SR latent as the viewport's
+        native = video.resolution
+        size = max(8, int(round(native * spec.scale / 2)) * 2)  # even sizes for yuv420p
+        target = video if size == native else _ResizedVideo(video, size)
         t0 = time.perf_counter()
         frames = engine.export_video(
             target,
@@ -276,6 +312,7 @@ class _ResizedVideo:
     def __init__(self, video: engine.Video, size: int):
         self.video, self.size = video, size
         self.G = SimpleNamespace(img_resolution=size)
+        self.resolution = size
         self.native_fps, self.batch_size = video.native_fps, video.batch_size
 
     @torch.no_grad()
@@ -285,6 +322,24 @@ class _ResizedVideo:
             x, size=(self.size, self.size), mode="bilinear", antialias=x.shape[-1] > self.size, align_corners=False
         )
         return to_uint8(x)
+
+
+def _load_sr(path: str, device: str):
+    from engine.cascade import load_sr
+
+    return load_sr(path, device=device)
+
+
+def _bundled_sr() -> Path:
+    from engine.cascade import BUNDLED_SR
+
+    return BUNDLED_SR
+
+
+def _sr_fingerprint(sr) -> str:
+    from engine.cascade.checkpoint import sr_fingerprint
+
+    return sr_fingerprint(sr)
 
 
 def _provenance(path: str) -> dict:
@@ -314,12 +369,17 @@ class Renderer:
         render_delay_s: float = 0.0,
         wake: Callable[[], None] | None = None,
         loader: Callable[[str | None, str], object] | None = None,
+        sr_loader: Callable[[str, str], object] | None = None,
+        bundled_sr: Path | None = None,
     ):
         self.device = device or default_device().type
         self.cache_dir = cache_dir
         self.render_delay_s = render_delay_s  # debugging/tests: pretend each frame takes this long
         self._wake = wake or (lambda: None)
         self._loader = loader or (lambda path, device: EngineBackend.load(path, device, cache_dir))
+        self._sr_loader = sr_loader or _load_sr
+        # Opened with the bundled base when it exists (None: never); tests pass their own or None.
+        self.bundled_sr = _bundled_sr() if bundled_sr is None else bundled_sr
         self._cv = threading.Condition()
         self._args: RenderArgs | None = None
         self._stamp = 0
@@ -331,6 +391,11 @@ class Renderer:
         self._loading = False
         # Worker-owned from here on.
         self._backend = None
+        self._sr = None  # the SR generator beside the base, and its SRInfo
+        self._sr_info: SRInfo | None = None
+        self._sr_frames = _LRUBytes(FRAME_CACHE_BYTES)
+        self._sr_shown_key = None
+        self._sr_ms_per_frame = 50.0
         self._frames = _LRUBytes(FRAME_CACHE_BYTES)
         self._cells = _LRUBytes(THUMB_CACHE_BYTES)
         self._anchors: dict[tuple, np.ndarray] = {}
@@ -367,6 +432,19 @@ class Renderer:
             self._commands.append(("open", path))
             self._version += 1
             self._cv.notify()
+
+    def open_sr(self, path: str | None) -> None:
+        """Load an SR level beside the base on the worker (None = SR off); SRChanged or SRFailed follows."""
+        with self._cv:
+            self._loading = True
+            self._commands.append(("sr", path))
+            self._version += 1
+            self._cv.notify()
+
+    @property
+    def sr_model(self):
+        """The SR generator beside the base, or None; export jobs read it once when they start."""
+        return self._sr
 
     def poll(self) -> list:
         with self._cv:
@@ -418,7 +496,14 @@ class Renderer:
                 command = self._commands.popleft() if self._commands else None
                 args, stamp, requested_at, version = self._args, self._stamp, self._requested_at, self._version
             if command is not None:
-                self._open(command[1])
+                try:
+                    if command[0] == "sr":
+                        self._open_sr(command[1])
+                    else:
+                        self._open(command[1])
+                finally:
+                    with self._cv:
+                        self._loading = bool(self._commands)
                 planned = -1
                 continue
             task = self._next_task(args, stamp, requested_at) if args is not None and self._backend else None
@@ -446,24 +531,98 @@ class Renderer:
             self._thumbs_shown.clear()
             self._resolved_shown.clear()
             self._post(ModelLoaded(backend.info))
+            self._sr_after_base(path)
         finally:
             with self._cv:
-                self._loading = any(c[0] == "open" for c in self._commands)
+                self._loading = bool(self._commands)
+
+    def _sr_after_base(self, path: str | None) -> None:
+        """A new base: the SR level stays if it fits it, else goes (with a note); the bundled base gets the
+        bundled SR level when that file exists and no level is open."""
+        self._sr_frames.clear()
+        self._sr_frames.bytes = 0
+        self._sr_shown_key = None
+        if self._sr is not None:
+            try:
+                self._check_fits(self._sr, self._sr_info.path)
+            except Exception as e:
+                self._set_sr(None, None)
+                self._post(SRChanged(None, f"SR level off: {describe_error(e)}"))
+            else:
+                self._post(SRChanged(self._sr_info))
+                return
+        bundled = path is None or Path(path).resolve() == Path(BUNDLED_MODEL).resolve()
+        if self._sr is None and bundled and self.bundled_sr is not None and Path(self.bundled_sr).exists():
+            self._open_sr(str(self.bundled_sr))
+
+    def _check_fits(self, sr, name: str) -> None:
+        from engine.cascade import check_fits
+
+        G = self._backend.G
+        check_fits(sr.config, G.img_resolution, float(G.config.native_fps), name)
+
+    def _set_sr(self, sr, info: SRInfo | None) -> None:
+        self._sr, self._sr_info = sr, info
+        self._sr_frames.clear()
+        self._sr_frames.bytes = 0
+        self._sr_shown_key = None
+
+    def _open_sr(self, path: str | None) -> None:
+        if path is None:
+            self._set_sr(None, None)
+            self._post(SRChanged(None))
+            return
+        try:
+            if self._backend is None:
+                raise SgvError(f"{path}: open a base model first (an SR level upscales a base model's frames)")
+            t0 = time.perf_counter()
+            sr = self._sr_loader(path, self.device)
+            self._check_fits(sr, str(path))
+            cfg = sr.config
+            info = SRInfo(
+                path=str(path),
+                name=Path(path).name,
+                fingerprint=_sr_fingerprint(sr),
+                scale=int(cfg.scale),
+                base_resolution=int(cfg.base_resolution),
+                resolution=int(cfg.resolution),
+                window=int(cfg.window),
+                native_fps=float(cfg.native_fps),
+                num_params=sum(p.numel() for p in sr.parameters()),
+                load_s=time.perf_counter() - t0,
+            )
+        except Exception as e:
+            self._post(SRFailed(str(path), describe_error(e)))
+            return
+        self._set_sr(sr, info)
+        self._post(SRChanged(info))
 
     def _frame_key(self, req: FrameRequest, precision: str) -> tuple:
         return (self._backend.info.fingerprint, req.content.key, req.motion.key, float(req.t), precision)
 
     def _next_task(self, args: RenderArgs, stamp: int, requested_at: float) -> Callable[[], None] | None:
         fp = self._backend.info.fingerprint
+        sr = args.sr and self._sr is not None
         if args.frame is not None:
             key = self._frame_key(args.frame, args.precision)
             if key != self._shown_key:
                 return lambda: self._main_frame(args, stamp, requested_at, key)
+            if sr and (sr_key := self._sr_key(args.frame, args.precision)) != self._sr_shown_key:
+                return lambda: self._sr_frame(args, stamp, requested_at, sr_key)
         if args.anchors is not None and (fp, args.anchors) != self._anchors_shown:
             return lambda: self._anchor_task(args.anchors)
         if args.directions and self._directions_shown != fp:
             return self._directions_task
-        if args.frame is not None and args.upcoming:
+        if sr and args.frame is not None and args.upcoming:
+            todo = [
+                t
+                for t in args.upcoming
+                if self._sr_key(_at(args.frame, t), args.precision) not in self._sr_frames
+                and self._sr_key(_at(args.frame, t), args.precision) not in self._failed
+            ]
+            if todo:
+                return lambda: self._sr_prefetch(args, todo[: self._sr_batch()])
+        elif args.frame is not None and args.upcoming:
             todo = [
                 t
                 for t in args.upcoming
@@ -477,6 +636,12 @@ class Renderer:
             if self._thumbs_shown.get(slot) != req:
                 return lambda slot=slot, req=req: self._thumb_task(slot, req, args.precision)
         return None
+
+    def _sr_key(self, req: FrameRequest, precision: str) -> tuple:
+        return ("sr", self._sr_info.fingerprint, *self._frame_key(req, precision))
+
+    def _sr_batch(self) -> int:
+        return int(min(MAX_BATCH, max(1, TASK_BUDGET_S * 1000 / max(self._sr_ms_per_frame, 1e-3))))
 
     def _batch(self) -> int:
         return int(min(MAX_BATCH, max(1, TASK_BUDGET_S * 1000 / max(self._ms_per_frame, 1e-3))))
@@ -501,6 +666,16 @@ class Renderer:
                 self._counts["hits"] += 1
                 self._post(FrameResult(stamp, req, image, 0.0, True, requested_at, key[0]))
                 return
+            if args.sr and self._sr is not None:
+                # The low-res frame of the cascade's window cache: the SR pass that follows reuses it.
+                t0 = time.perf_counter()
+                video = self._backend.cascade(self._sr, req.content, req.motion, args.precision)
+                image = to_uint8(video.lowres_frames([req.t]))[0]
+                self._frames.put(key, image)
+                self._counts["frames"] += 1
+                ms = (time.perf_counter() - t0) * 1000
+                self._post(FrameResult(stamp, req, image, ms, False, requested_at, key[0]))
+                return
             # During playback render the next frames in the same batch: a batch costs less per frame, and
             # the playhead will ask for them next (a frame rendered alone is already late when it is done).
             ahead = [
@@ -521,6 +696,66 @@ class Renderer:
                 self._post_playback(req, args.precision, [req.t, *ahead], images)
         except Exception as e:
             self._post(FrameFailed(stamp, req, describe_error(e)))
+
+    def _render_sr(self, req: FrameRequest, ts, precision: str) -> tuple[np.ndarray, np.ndarray]:
+        """(low-res, SR) uint8 frames at ts through the cascade (the low-res ones come from its cache)."""
+        t0 = time.perf_counter()
+        video = self._backend.cascade(self._sr, req.content, req.motion, precision)
+        sr = video.frames_uint8(ts)
+        low = to_uint8(video.lowres_frames(ts))
+        if self.render_delay_s:
+            time.sleep(self.render_delay_s * len(ts))
+        ms = (time.perf_counter() - t0) * 1000 / max(len(ts), 1)
+        self._sr_ms_per_frame = 0.7 * self._sr_ms_per_frame + 0.3 * ms
+        self._counts["frames"] += len(ts)
+        return low, sr
+
+    def _sr_frame(self, args: RenderArgs, stamp: int, requested_at: float, sr_key: tuple) -> None:
+        """The SR frame of the request whose low-res frame is on screen (a newer request is served first)."""
+        req = args.frame
+        self._sr_shown_key = sr_key
+        image = self._sr_frames.get(sr_key)
+        fp = self._backend.info.fingerprint
+        try:
+            if image is not None:
+                self._counts["hits"] += 1
+                self._post(FrameResult(stamp, req, image, 0.0, True, requested_at, fp, sr=True))
+                return
+            t0 = time.perf_counter()
+            low, sr = self._render_sr(req, [req.t], args.precision)
+            image = sr[0]
+            self._sr_frames.put(sr_key, image)
+            ms = (time.perf_counter() - t0) * 1000
+            self._post(FrameResult(stamp, req, image, ms, False, requested_at, fp, sr=True))
+            if args.upcoming:
+                self._post_sr_playback(req, args.precision, [req.t], low, sr)
+        except Exception as e:
+            self._post(FrameFailed(stamp, req, f"SR: {describe_error(e)}"))
+
+    def _sr_prefetch(self, args: RenderArgs, ts: list[float]) -> None:
+        req = args.frame
+        keys = [self._sr_key(_at(req, t), args.precision) for t in ts]
+        try:
+            low, sr = self._render_sr(req, ts, args.precision)
+        except Exception:
+            self._failed.update(keys)
+            return  # the SR frame at that t reports the error when the playhead gets there
+        for t, key, image, lr in zip(ts, keys, sr, low):
+            self._sr_frames.put(key, image)
+            self._frames.put(self._frame_key(_at(req, t), args.precision), lr)
+        self._counts["prefetched"] += len(ts)
+        self._post_sr_playback(req, args.precision, ts, low, sr)
+
+    def _post_sr_playback(self, req: FrameRequest, precision: str, ts, low, sr) -> None:
+        """Playback frames of both kinds: the UI shows the SR ones at their time, the low-res ones beside."""
+        self._post_playback(req, precision, ts, low)
+        fp = self._backend.info.fingerprint
+        frames = dict(zip(map(float, ts), sr))
+        self._post(
+            PlaybackFrames(
+                fp, req.content.key, req.motion.key, sr_precision(precision, self._sr_info.fingerprint), frames
+            )
+        )
 
     def _resolve(self, content: Content) -> None:
         """Tell the UI the exact codes of a seed content (undo, sessions and exports use them)."""
