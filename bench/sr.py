@@ -4,6 +4,7 @@
     python bench/sr.py --scale 4              # an (untrained) sr-small x4 level: 64² -> 256²
     python bench/sr.py --threads 2 --device cuda
     python bench/sr.py --strip assets/models/samples-sr.png   # rows: seeds 0..3; t = 0, 100, 10^6 (low-res | SR)
+    python bench/sr.py --held-out out/held.png   # PSNR vs bicubic on synth videos of seed 1 (scenes never trained on)
 
 Prints, per output frame: the base frame alone, the SR pass alone (windows already rendered), and cascade
 playback (consecutive frames at native fps through CascadeVideo: about one new base frame plus one SR pass
@@ -42,6 +43,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--strip", type=Path, default=None, help="write the low-res | SR sample strip PNG here")
+    ap.add_argument("--held-out", type=Path, default=None, help="PSNR on unseen synth videos; grid PNG here")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -56,6 +58,9 @@ def main() -> None:
     if args.strip:
         strip(G, sr, args.strip)
         print(f"strip: {args.strip}")
+        return
+    if args.held_out:
+        held_out(sr, args.held_out)
         return
     b = args.batch
     base = engine.Video(G, 0, 0, batch_size=b)
@@ -99,6 +104,45 @@ def strip(G, sr, out: Path, rows: int = 4, times=(0.0, 100.0, 1e6)) -> None:
         cells.append(to_uint8(pair))
     grid = np.stack(cells)[:, :, None]  # [rows, 2·T, 1, H, W, 3]
     write_image(out, tile(grid, pad=4)[0])
+
+
+def held_out(sr, out: Path, videos: int = 8, frames: int = 64) -> None:
+    """PSNR of the SR level and of bicubic against the real frames of `sgv dataset synth --seed 1` videos (the
+    training data is seed 0), the low-res input read from the same frames as in training; a grid PNG of
+    the first 4 videos at their middle frame: low-res (nearest) | bicubic | SR | real."""
+    import tempfile
+
+    from engine.cascade import windows_of
+    from engine.cascade.train import bicubic, psnr, to_float
+    from engine.data import open_dataset
+    from engine.data.synth import write_synthetic_dataset
+    from engine.media import write_image
+    from engine.video import tile, to_uint8
+
+    cfg = sr.config
+    k, res = cfg.window, cfg.resolution
+    with tempfile.TemporaryDirectory() as tmp:
+        root = write_synthetic_dataset(Path(tmp) / "held", videos, frames, res, seed=1, progress=False, workers=1)
+        hr_ds, lr_ds = open_dataset(root, res), open_dataset(root, cfg.base_resolution)
+        sr_db, bic_db, rows = [], [], []
+        for i in range(videos):
+            hr = to_float(torch.from_numpy(hr_ds.read_frames(i, list(range(k, frames - k)))).permute(0, 3, 1, 2))
+            lr = to_float(torch.from_numpy(lr_ds.read_frames(i, list(range(frames)))).permute(0, 3, 1, 2))
+            z = torch.randn(1, sr.z_dim, generator=torch.Generator().manual_seed(i)).to(sr.device)
+            with torch.no_grad():
+                up = sr(z, windows_of(lr[None].to(sr.device), k))[0].cpu()
+            bic = bicubic(lr[k : frames - k], res)
+            sr_db.append(psnr(up, hr))
+            bic_db.append(psnr(bic, hr))
+            if i < 4:
+                m = len(hr) // 2
+                near = torch.nn.functional.interpolate(lr[k + m : k + m + 1], size=res, mode="nearest")[0]
+                rows.append(to_uint8(torch.stack([near, bic[m], up[m], hr[m]])))
+    write_image(out, tile(np.stack(rows)[:, :, None], pad=4)[0])
+    print(
+        f"held-out PSNR over {videos} videos x {frames - 2 * k} frames: SR {np.mean(sr_db):.2f} dB, "
+        f"bicubic {np.mean(bic_db):.2f} dB (+{np.mean(sr_db) - np.mean(bic_db):.2f}); grid: {out}"
+    )
 
 
 def G_shape(G) -> tuple[int, int, int]:
