@@ -65,6 +65,22 @@ def load_model(args):
     return source.load()
 
 
+def load_latents(path, G):
+    """A latents .npz for G; made with another model it still loads, with a warning line (not a traceback)."""
+    import warnings
+
+    from engine.latents import LatentsWarning
+    from engine.latents import load_latents as load
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LatentsWarning)
+        latents = load(path, G, on_mismatch="warn")
+    for w in caught:
+        if issubclass(w.category, LatentsWarning):
+            note(f"warning: {w.message}")
+    return latents
+
+
 class Progress:
     """A tqdm bar driven by (done, total) callbacks; silent with --quiet."""
 

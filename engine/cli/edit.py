@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import warnings
 from pathlib import Path
 
-from engine.cli.common import add_command, add_model_args, load_model, note, progress_bar
+from engine.cli.common import add_command, add_model_args, load_latents, load_model, note, progress_bar
 from engine.errors import SgvError
 
 PROJECT_EXAMPLES = """examples:
@@ -233,16 +232,10 @@ def cmd_project(args) -> int:
 
 
 def _start_latents(args, G):
-    from engine.latents import LatentsWarning, from_seed, load_latents
+    from engine.latents import from_seed
 
     if args.latents is not None:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", LatentsWarning)
-            latents = load_latents(args.latents, G, on_mismatch="warn")
-        for w in caught:
-            if issubclass(w.category, LatentsWarning):
-                note(f"warning: {w.message}")
-        return latents
+        return load_latents(args.latents, G)
     return from_seed(G, args.seed, motion=args.motion_seed, psi=args.psi)
 
 

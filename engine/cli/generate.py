@@ -102,19 +102,11 @@ def cmd_generate(args) -> int:
 
 def _latents_video(args, G):
     """A Video of a latents .npz; --motion-seed replaces its motion (fitted anchors included)."""
-    import warnings
-
     import engine
-    from engine.cli.common import note
-    from engine.latents import LatentsWarning, load_latents
+    from engine.cli.common import load_latents
     from engine.motion_codes import MotionCodes
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", LatentsWarning)
-        latents = load_latents(args.latents, G, on_mismatch="warn")
-    for w in caught:
-        if issubclass(w.category, LatentsWarning):
-            note(f"warning: {w.message}")
+    latents = load_latents(args.latents, G)
     motion = latents.motion if args.motion_seed is None else MotionCodes(seed=args.motion_seed[0])
     ws = latents.ws_batch(G.device)
     return engine.Video(G, content=ws, motion=motion, c=latents.c, batch_size=args.batch, precision=args.precision)
