@@ -271,7 +271,7 @@ class ProjectPanel(Panel):
     def _inputs(self, f: Frame, lay: Layout) -> None:
         with imgui_ctx.push_item_width(-lay.button_w - imgui.get_style().item_spacing.x - lay.em * 3.5):
             _, self.image_path = imgui.input_text_with_hint(
-                "Image", "a photo (PNG, JPEG, ...) or a video (mp4, mov, ...)", self.image_path
+                "File", "a photo (PNG, JPEG, ...) or a video (mp4, mov, ...)", self.image_path
             )
         imgui.same_line()
         if imgui.button("Browse...", imgui.ImVec2(lay.button_w, 0)):
