@@ -103,6 +103,8 @@ def main() -> int:
     before, after = boundary_change_ratios(G, result)
     print(f"clip: video projection mean PSNR {video_db:.2f} dB ({secs / args.steps:.3f} s/step incl. setup)")
     print(f"clip: first frame projected, default motion  {photo_db:.2f} dB  -> +{video_db - photo_db:.2f} dB")
+    ok = video_db >= 26.0 and video_db >= photo_db + 3.0
+    print(f"clip: target >= 26 dB and >= 3 dB over the first-frame projection: {'met' if ok else 'NOT met'}")
     print(f"continuation: change ratio before {before:.2f}, after {after:.2f} (<= 1.5 is no jump)")
     if args.picture:
         write_picture(args.picture, G, result, clip)
