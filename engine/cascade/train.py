@@ -342,10 +342,11 @@ def _train(opts, ranks, run_dir, progress_fn, abort_fn, state, loaders) -> SRTra
         }
         if ranks.is_main and tick_kimg > 0:
             if snapshot:
-                line.update(samples.evaluate(G_ema))
+                rendered = samples.render(G_ema)  # once, for the PSNR figures and the sample files
+                line.update(samples.evaluate(rendered))
                 ts.cur_nimg, ts.step, ts.cur_tick, ts.total_sec = cur_nimg, step, cur_tick + 1, total_sec
                 last_model = _snapshot(run_dir, opts, cfg, ts)
-                samples.write(G_ema, run_dir / "samples", cur_nimg)
+                samples.write(rendered, run_dir / "samples", cur_nimg)
                 line["snapshot"] = str(last_model)
             append_jsonl(run_dir / "log.jsonl", line)
         if tick_kimg > 0:
@@ -465,24 +466,25 @@ class _SampleSet:
         wins = windows_of(lr[None].to(self.device), self.k)
         return torch.cat([G.synthesis(ws, wins[:, i : i + 16]) for i in range(0, wins.shape[1], 16)], 1)[0].cpu()
 
-    def evaluate(self, G) -> dict:
+    def render(self, G) -> list[torch.Tensor]:
+        return [self._render(G, lr) for _, lr in self.videos]
+
+    def evaluate(self, rendered: list[torch.Tensor]) -> dict:
         sr_psnr, bic_psnr = [], []
-        for hr, lr in self.videos:
-            sr = self._render(G, lr)
+        for (hr, lr), sr in zip(self.videos, rendered):
             lr_c = lr[self.k : self.k + hr.shape[0]]
             sr_psnr.append(psnr(sr, hr))
             bic_psnr.append(psnr(bicubic(lr_c, hr.shape[-1]), hr))
         return {"psnr_sr": float(np.mean(sr_psnr)), "psnr_bicubic": float(np.mean(bic_psnr))}
 
-    def write(self, G, out_dir: Path, nimg: int) -> None:
+    def write(self, rendered: list[torch.Tensor], out_dir: Path, nimg: int) -> None:
         """grid-<nimg>.png: rows = sample clips, columns low-res (nearest) | SR | real at frames 0 and last;
         video-<nimg>.mp4: the same three columns over sample_seconds."""
         from engine.media import open_video_writer, write_image
         from engine.video import tile, to_uint8
 
         rows, movies = [], []
-        for hr, lr in self.videos:
-            sr = self._render(G, lr)
+        for (hr, lr), sr in zip(self.videos, rendered):
             size = hr.shape[-1]
             lr_c = F.interpolate(lr[self.k : self.k + hr.shape[0]], size=(size, size), mode="nearest")
             cells = to_uint8(torch.stack([lr_c, sr, hr]))  # [3, F, H, W, 3]
