@@ -90,6 +90,7 @@ class StudioApp:
             wake=self.hooks.wake,
         )
         self.model_dialog = FileDialog("Open checkpoint", "open", MODEL_EXTS)
+        self.sr_dialog = FileDialog("Open SR level", "open", MODEL_EXTS)
         self.session_open_dialog = FileDialog("Open session", "open", (".json",))
         self.session_save_dialog = FileDialog("Save session", "save", (".json",), ".json")
         self.session_path: str | None = None
@@ -116,6 +117,19 @@ class StudioApp:
     def open_model(self, path: str | None) -> None:
         self.renderer.open_model(str(path) if path is not None else None)
 
+    def open_sr(self, path: str | None) -> None:
+        self.renderer.open_sr(str(path) if path is not None else None)
+
+    def show_open_sr_dialog(self) -> None:
+        folder = (
+            Path(self.view.sr.path).parent
+            if self.view.sr
+            else Path(self.recent.items[0]).parent
+            if self.recent.items
+            else Path.cwd()
+        )
+        self.sr_dialog.open(folder)
+
     def show_open_model_dialog(self) -> None:
         folder = Path(self.recent.items[0]).parent if self.recent.items else Path.cwd()
         self.model_dialog.open(folder)
@@ -139,8 +153,14 @@ class StudioApp:
 
     def start_export(self, spec) -> None:
         content, motion = self.state.content, self.state.motion
+        sr = self.renderer.sr_model if spec.sr else None
+        if spec.sr and sr is None:
+            self.notify(f"export {Path(spec.path).name}: no SR level is open", error=True)
+            return
         job = self.start_model_job(
-            f"export {Path(spec.path).name}", "export", lambda b: lambda ctx: b.export(spec, content, motion, ctx)
+            f"export {Path(spec.path).name}",
+            "export",
+            lambda b: lambda ctx: b.export(spec, content, motion, ctx, sr=sr),
         )
         if job is not None:
             self.notify(f"exporting to {spec.path}")
@@ -174,8 +194,9 @@ class StudioApp:
         from engine.errors import SgvError
 
         model = self.view.model.path if self.view.model else None
+        sr = self.view.sr.path if self.view.sr else None
         try:
-            written = save_session(path, self.state, model)
+            written = save_session(path, self.state, model, sr)
         except (SgvError, OSError) as e:
             self.notify(f"{path}: cannot save session ({e})", error=True)
             return
@@ -203,6 +224,9 @@ class StudioApp:
             note = self.state.adopt_model(model_shapes(self.view.model))
             if note:
                 self.notify(note)
+        sr = (data.get("model") or {}).get("sr")
+        if sr and (self.view.sr is None or self.view.sr.path != sr) and Path(sr).exists():
+            self.renderer.open_sr(sr)  # after the base (the worker runs commands in order)
 
     # -- hello_imgui setup --------------------------------------------------------------------------------
     def _runner_params(self, hello_imgui):
@@ -303,7 +327,10 @@ class StudioApp:
         from app.playback import playback_step
 
         render_s = max(self.renderer_stats().render_ms, 1.0) / 1000
-        self._showing, self._upcoming = playback_step(self.player, now, self.state, self.view, self._stamp, render_s)
+        sr = self.view.sr.fingerprint if self.view.sr is not None and self.state.sr_view != "low-res" else None
+        self._showing, self._upcoming = playback_step(
+            self.player, now, self.state, self.view, self._stamp, render_s, sr
+        )
 
     def _draw_panel(self, panel) -> None:
         if self.frame is None:
@@ -390,6 +417,9 @@ class StudioApp:
         chosen = self.model_dialog.draw()
         if chosen:
             self.open_model(chosen)
+        chosen = self.sr_dialog.draw()
+        if chosen:
+            self.open_sr(chosen)
         chosen = self.session_open_dialog.draw()
         if chosen:
             self.load_session(chosen)

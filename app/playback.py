@@ -208,14 +208,15 @@ class Player:
         return tuple(self.clock.t_of(first + i * s) for i in range(max(1, count // s)))
 
 
-def playback_step(player: Player, now: float, state, view, stamp: int, render_s: float):
+def playback_step(player: Player, now: float, state, view, stamp: int, render_s: float, sr: str | None = None):
     """One UI frame of playback, as the app runs it (app/main.py; bench/studio.py and tests drive it too).
 
     Moves the playhead, puts the frame due on screen when it was rendered ahead (`view.absorb`, stamped
     `stamp + 1`: the request this UI frame will submit, so answers to older requests cannot replace it),
     and returns (t to request as the main frame instead of the playhead's, or None; t to prefetch).
+    `sr` (an SR level's fingerprint): the frames to show are that level's, with their low-res frames beside.
     """
-    from app.render_types import FrameResult
+    from app.render_types import FrameResult, sr_precision
 
     tl, model = state.timeline, view.model
     if not tl.playing or model is None:
@@ -223,8 +224,15 @@ def playback_step(player: Player, now: float, state, view, stamp: int, render_s:
         return None, ()
     player.advance(now, tl, model.native_fps)
     tl.follow()
-    picked = player.pick(now, model.fingerprint, state.content, state.motion, state.precision)
+    precision = sr_precision(state.precision, sr) if sr else state.precision
+    picked = player.pick(now, model.fingerprint, state.content, state.motion, precision)
     if picked is not None:
         request, image = picked
-        view.absorb([FrameResult(stamp + 1, request, image, 0.0, True, now, model.fingerprint)], state, now)
+        fp, shown = model.fingerprint, []
+        if sr:
+            low = player.buffer.get(fp, state.content.key, state.motion.key, state.precision, request.t)
+            if low is not None:
+                shown.append(FrameResult(stamp + 1, request, low, 0.0, True, now, fp))
+        shown.append(FrameResult(stamp + 1, request, image, 0.0, True, now, fp, sr=bool(sr)))
+        view.absorb(shown, state, now)
     return player.showing(now), player.upcoming(now, render_s)

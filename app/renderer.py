@@ -378,8 +378,8 @@ class Renderer:
         self._wake = wake or (lambda: None)
         self._loader = loader or (lambda path, device: EngineBackend.load(path, device, cache_dir))
         self._sr_loader = sr_loader or _load_sr
-        # Opened with the bundled base when it exists (None: never); tests pass their own or None.
-        self.bundled_sr = _bundled_sr() if bundled_sr is None else bundled_sr
+        # The SR level opened with the bundled base when that file exists (tests with their own loader pass theirs).
+        self.bundled_sr = bundled_sr if bundled_sr is not None else _bundled_sr() if loader is None else None
         self._cv = threading.Condition()
         self._args: RenderArgs | None = None
         self._stamp = 0

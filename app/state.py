@@ -323,6 +323,9 @@ class Parked:
 # App state
 
 
+SR_VIEWS = ("low-res", "SR", "side by side")
+
+
 class AppState:
     """The document (undoable) + timeline + history + resolved codes. Owned by the app, edited by widgets."""
 
@@ -333,6 +336,7 @@ class AppState:
         self.selected_anchor: int | None = None
         self.content_locked = False  # Mix and grid clicks change only the motion
         self.precision = "fp32"
+        self.sr_view = SR_VIEWS[1]  # with an SR level loaded: what the viewport shows (docs/cascade.md)
         # Codes of seed contents as mapped by the loaded model: (model fingerprint, content key) → [L, D].
         self.resolved: dict[tuple, np.ndarray] = {}
         self.model_fingerprint: str | None = None
@@ -470,7 +474,7 @@ class AppState:
         return "; ".join(notes) or None
 
     # -- sessions --------------------------------------------------------------------------------------
-    def to_session(self, model_path: str | None) -> tuple[dict, dict[str, np.ndarray]]:
+    def to_session(self, model_path: str | None, sr_path: str | None = None) -> tuple[dict, dict[str, np.ndarray]]:
         """JSON-able dict + named arrays describing the document, timeline and history."""
         arrays: dict[str, np.ndarray] = {}
 
@@ -495,7 +499,7 @@ class AppState:
         data = {
             "format": SESSION_FORMAT,
             "format_version": SESSION_VERSION,
-            "model": {"path": model_path, "fingerprint": self.model_fingerprint},
+            "model": {"path": model_path, "fingerprint": self.model_fingerprint, "sr": sr_path},
             "content": content_ref(self.content),
             "motion": motion_ref(self.motion),
             "favourites": [
@@ -516,6 +520,7 @@ class AppState:
             },
             "timeline": dataclasses.asdict(dataclasses.replace(self.timeline, playing=False, scrubbing=False)),
             "precision": self.precision,
+            "sr_view": self.sr_view,
         }
         return data, arrays
 
@@ -572,6 +577,7 @@ class AppState:
         self.document_model_name = Path((data.get("model") or {}).get("path") or "").name
         self.timeline = timeline
         self.precision = data.get("precision", self.precision)
+        self.sr_view = data.get("sr_view") if data.get("sr_view") in SR_VIEWS else self.sr_view
 
 
 def session_arrays_path(path: str | os.PathLike) -> Path:
@@ -579,12 +585,12 @@ def session_arrays_path(path: str | os.PathLike) -> Path:
     return path.with_name(path.stem + ".npz")
 
 
-def save_session(path: str | os.PathLike, state: AppState, model_path: str | None) -> Path:
+def save_session(path: str | os.PathLike, state: AppState, model_path: str | None, sr_path: str | None = None) -> Path:
     """Write <path> (JSON) and <stem>.npz next to it, each atomically. Returns the JSON path."""
     path = Path(path)
     if path.suffix.lower() != ".json":
         path = path.with_name(path.name + ".json")
-    data, arrays = state.to_session(model_path)
+    data, arrays = state.to_session(model_path, sr_path)
     npz = session_arrays_path(path)
     with atomic_path(npz) as tmp:
         np.savez(tmp, **arrays)

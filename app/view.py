@@ -18,6 +18,9 @@ from app.render_types import (
     ModelLoaded,
     MotionDirections,
     RenderError,
+    SRChanged,
+    SRFailed,
+    SRInfo,
     ThumbResult,
 )
 from app.state import AppState, ModelShapes
@@ -49,6 +52,10 @@ class RenderView:
         self.model_error: str | None = None
         self.frame: FrameResult | None = None  # the newest good frame: stays when a later render fails
         self.frame_error: str | None = None
+        self.sr: SRInfo | None = None  # the SR level beside the base (docs/cascade.md), None = off
+        self.sr_error: str | None = None  # the last SR file that could not be used (the state stayed)
+        self.sr_frame: FrameResult | None = None  # the newest SR frame; shown while it answers the newest request
+        self.sr_frames_shown = 0
         self.errors: deque[str] = deque(maxlen=20)
         self.thumbs: dict[str, ThumbResult] = {}
         self.anchors: dict[tuple, np.ndarray] = {}  # (fingerprint, motion seed, anchor) → unedited u
@@ -64,7 +71,11 @@ class RenderView:
         now = time.perf_counter() if now is None else now
         notes: list[str] = []
         for e in events:
-            if isinstance(e, FrameResult):
+            if isinstance(e, FrameResult) and e.sr:
+                if self.sr_frame is None or e.stamp >= self.sr_frame.stamp:
+                    self.sr_frame = e
+                    self.sr_frames_shown += 1
+            elif isinstance(e, FrameResult):
                 if self.frame is not None and e.stamp < self.frame.stamp:
                     continue  # stale: a newer request has already been answered
                 self.frame, self.frame_error = e, None
@@ -97,6 +108,18 @@ class RenderView:
                 note = self._model_changed(e.info, state)
                 opened = f"opened {e.info.name} ({e.info.resolution}², {e.info.device})"
                 notes.append(f"{opened}; {note}" if note else opened)
+            elif isinstance(e, SRChanged):
+                changed = (e.info and e.info.fingerprint) != (self.sr and self.sr.fingerprint)
+                self.sr, self.sr_error = e.info, None
+                if changed:
+                    self.sr_frame = None
+                    if e.info is not None:
+                        notes.append(f"SR level {e.info.name}: {e.info.base_resolution}² → {e.info.resolution}²")
+                if e.note:
+                    notes.append(e.note)
+            elif isinstance(e, SRFailed):
+                self.sr_error = e.message
+                notes.append(e.message)
             elif isinstance(e, ModelFailed):
                 self.model_error = e.message
                 notes.append(e.message)
@@ -105,6 +128,7 @@ class RenderView:
     def _model_changed(self, info: ModelInfo, state: AppState) -> str | None:
         """A new model: the document is fitted to it (app.state.AppState.adopt_model); returns its note."""
         self.model, self.model_error = info, None
+        self.sr_frame = None
         self.thumbs.clear()
         self.anchors.clear()
         self.directions = None
@@ -118,6 +142,13 @@ class RenderView:
         r, shapes = e.request, model_shapes(self.model)
         fits = shapes.content_fits(r.content) and shapes.motion_fits(r.motion)
         return not fits and (r.content != state.content or r.motion != state.motion)
+
+    def current_sr_frame(self) -> FrameResult | None:
+        """The SR frame of the low-res frame on screen (same request, same model), or None while it renders."""
+        fr, sr = self.frame, self.sr_frame
+        if fr is None or sr is None or self.sr is None or sr.fingerprint != fr.fingerprint:
+            return None
+        return sr if sr.request == fr.request else None
 
     def achieved_fps(self, now: float | None = None, window_s: float = 1.0) -> float:
         """Distinct frames that reached the screen per second, over the last `window_s`."""

@@ -43,9 +43,10 @@ class ExportPanel(Panel):
         self.fps = 0.0  # 0 = the model's native fps; fractional rates (29.97) as typed
         self.scale_index = 1
         self.quality = 8
+        self.use_sr = True  # with an SR level open: export through it, at its resolution
         self.dialog = FileDialog("Export to", "save", (".mp4",), ".mp4")
 
-    def spec(self, state: AppState, native_fps: float) -> ExportSpec:
+    def spec(self, state: AppState, native_fps: float, sr: bool = False) -> ExportSpec:
         return ExportSpec(
             path=output_path_for(self.path, self.format),
             t_start=state.timeline.t if self.from_playhead else self.t_start,
@@ -55,6 +56,7 @@ class ExportPanel(Panel):
             scale=SCALES[self.scale_index],
             quality=self.quality,
             precision=state.precision,
+            sr=sr,
         )
 
     def draw(self, f: Frame) -> None:
@@ -84,12 +86,15 @@ class ExportPanel(Panel):
                 self.fps = clamp_fps(fps, self.fps)
             if imgui.is_item_hovered():
                 imgui.set_tooltip(f"1..{MAX_FPS}; fractional rates such as 23.976 or 29.97 are written exactly")
-            res = model.resolution if model else 0
+            sr = f.view.sr is not None and self.use_sr
+            if f.view.sr is not None:
+                _, self.use_sr = imgui.checkbox(f"Through SR level ({f.view.sr.resolution}²)", self.use_sr)
+            res = f.view.sr.resolution if sr else model.resolution if model else 0
             labels = [f"{s:g}x ({int(res * s)} px)" if res else f"{s:g}x" for s in SCALES]
             _, self.scale_index = imgui.combo("Resolution", self.scale_index, labels)
             if self.format == 0:
                 _, self.quality = imgui.slider_int("Quality", self.quality, 0, 10)
-        spec = self.spec(f.state, native)
+        spec = self.spec(f.state, native, sr)
         frames = int(spec.duration_s * spec.fps + 1e-9)
         t_end = spec.t_start + spec.time_scale * frames * native / spec.fps
         span = f"t {format_t(spec.t_start)} .. {format_t(t_end)}"

@@ -1,7 +1,8 @@
 """Model: open a checkpoint (imgui file dialog, recent files, drag and drop), and what the loaded model is.
 
 Opening happens on the renderer's thread; a bad file shows its one-line error here and the current model
-stays loaded."""
+stays loaded. Below the base: the cascade SR level beside it (docs/cascade.md): Open SR level... / Off, and
+what it is; an SR file that does not fit the base shows its one line and the current level stays."""
 
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ class ModelPanel(Panel):
                 + (" or drop one on the window." if actions.drops_supported else ".")
             )
         else:
+            self._sr(f)
+            imgui.separator()
             self._info(info)
         recent = actions.recent_models
         if recent:
@@ -51,6 +54,47 @@ class ModelPanel(Panel):
                         imgui.set_tooltip(path)
                     if clicked:
                         actions.open_model(path)
+
+    def _sr(self, f: Frame) -> None:
+        view, actions = f.view, f.actions
+        imgui.separator()
+        imgui.text("SR level")
+        imgui.same_line()
+        if imgui.button("Open SR level..."):
+            actions.show_open_sr_dialog()
+        sr = view.sr
+        if sr is not None:
+            imgui.same_line()
+            if imgui.button("SR off"):
+                actions.open_sr(None)
+        if view.sr_error:
+            error_text(view.sr_error)
+            if sr is not None:
+                imgui.text_disabled(f"still using {sr.name}")
+        if sr is None:
+            imgui.text_disabled("off: the viewport and exports show the base model's frames")
+            return
+        rows = [
+            ("file", sr.name),
+            ("resolution", f"{sr.base_resolution}² → {sr.resolution}² (x{sr.scale})"),
+            ("window", f"±{sr.window} frames at {sr.native_fps:g} fps"),
+            ("parameters", f"{sr.num_params / 1e6:.2f} M"),
+            ("fingerprint", sr.fingerprint),
+        ]
+        self._table("sr info", rows)
+        imgui.text_wrapped(sr.path)
+
+    def _table(self, name: str, rows) -> None:
+        if imgui.begin_table(name, 2, imgui.TableFlags_.row_bg | imgui.TableFlags_.borders_inner_v):
+            try:
+                for k, v in rows:
+                    imgui.table_next_row()
+                    imgui.table_next_column()
+                    imgui.text_disabled(k)
+                    imgui.table_next_column()
+                    imgui.text_wrapped(v)
+            finally:
+                imgui.end_table()
 
     def _info(self, info) -> None:
         rows = [
@@ -66,14 +110,5 @@ class ModelPanel(Panel):
             ("load time", f"{info.load_s:.2f} s"),
         ]
         rows += [(k, str(v)) for k, v in sorted(info.provenance.items())]
-        if imgui.begin_table("model info", 2, imgui.TableFlags_.row_bg | imgui.TableFlags_.borders_inner_v):
-            try:
-                for k, v in rows:
-                    imgui.table_next_row()
-                    imgui.table_next_column()
-                    imgui.text_disabled(k)
-                    imgui.table_next_column()
-                    imgui.text_wrapped(v)
-            finally:
-                imgui.end_table()
+        self._table("model info", rows)
         imgui.text_wrapped(info.path)

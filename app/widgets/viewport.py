@@ -1,5 +1,9 @@
 """Viewport: the current frame (one persistent GL texture), fit / 1:1 / zoom, pixel readout, and an overlay
-with t, achieved fps and render time. Emits the main frame request."""
+with t, achieved fps and render time. Emits the main frame request.
+
+With a cascade SR level open (docs/cascade.md) it shows low-res / SR / side by side (state.sr_view): the
+low-res frame shows at once, drawn at the SR size, and the SR frame of the same request replaces it when
+the renderer delivers it."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from imgui_bundle import imgui, imgui_ctx
 
 from app.gui.texture import Texture
 from app.render_types import FrameRequest
+from app.state import SR_VIEWS
 from app.widgets.base import Frame, Panel
 from app.widgets.timeline import format_t
 
@@ -41,11 +46,20 @@ class ViewportPanel(Panel):
         self.texture = Texture()
         self.mode = 0
         self.zoom = 4.0
+        self.sr_texture = Texture()
         self.image_rect: tuple[float, float, float, float] | None = None  # on screen (x0, y0, x1, y1), for tests
+        self.pane_rects: list[tuple[float, float, float, float]] = []  # every pane (side by side: low-res, SR)
+        self.panes_shown: list[str] = []  # what each pane shows: "low-res", "SR" or "low-res (SR rendering)"
+
+    @staticmethod
+    def sr_mode(f: Frame) -> int:
+        """0 low-res, 1 SR, 2 side by side (0 without an SR level)."""
+        return SR_VIEWS.index(f.state.sr_view) if f.view.sr is not None else 0
 
     def emit(self, f: Frame) -> None:
         if f.view.model is not None:
             f.args.frame = FrameRequest(f.state.content, f.state.motion, f.state.timeline.t)
+            f.args.sr = self.sr_mode(f) > 0
 
     def draw(self, f: Frame) -> None:
         for i, mode in enumerate(self.MODES):
@@ -59,6 +73,13 @@ class ViewportPanel(Panel):
                 _, self.zoom = imgui.slider_float(
                     "##zoom", self.zoom, 0.25, 32.0, "%.2fx", imgui.SliderFlags_.logarithmic
                 )
+        if f.view.sr is not None:
+            imgui.same_line()
+            imgui.text_disabled("|")
+            for view in SR_VIEWS:
+                imgui.same_line()
+                if imgui.radio_button(view, f.state.sr_view == view):
+                    f.state.sr_view = view
         frame = f.view.frame
         if frame is None:
             self._placeholder(f)
@@ -66,7 +87,20 @@ class ViewportPanel(Panel):
         # Versioned by arrival, not by request stamp: another model answers the same stamp (identical args)
         # with a different picture.
         self.texture.update(frame.image, version=f.view.frames_shown)
-        self._image(f, frame)
+        self._image(f, frame, self._panes(f, frame))
+
+    def _panes(self, f: Frame, frame) -> list[tuple[Texture, object, str]]:
+        """(texture, FrameResult, what) per pane, left to right."""
+        mode = self.sr_mode(f)
+        if mode == 0:
+            return [(self.texture, frame, "low-res")]
+        sr = f.view.current_sr_frame()
+        if sr is not None:
+            self.sr_texture.update(sr.image, version=("sr", f.view.sr_frames_shown))
+            sr_pane = (self.sr_texture, sr, "SR")
+        else:
+            sr_pane = (self.texture, frame, "low-res (SR rendering)")
+        return [sr_pane] if mode == 1 else [(self.texture, frame, "low-res"), sr_pane]
 
     def _placeholder(self, f: Frame) -> None:
         imgui.spacing()
@@ -86,28 +120,49 @@ class ViewportPanel(Panel):
         else:
             imgui.text("Rendering ...")
 
-    def _image(self, f: Frame, frame) -> None:
+    def _image(self, f: Frame, frame, panes) -> None:
         h, w = self.texture.shape
+        if f.view.sr is not None and self.sr_mode(f):
+            h = w = f.view.sr.resolution  # every pane at the SR size: the picture does not jump when SR arrives
+        gap = 8.0 if len(panes) > 1 else 0.0
         avail = imgui.get_content_region_avail()
-        scale = (fit_scale((h, w), (avail.x, avail.y)), 1.0, self.zoom)[self.mode]
+        total_w = w * len(panes) + gap * (len(panes) - 1)
+        scale = (fit_scale((h, total_w), (avail.x, avail.y)), 1.0, self.zoom)[self.mode]
         size = imgui.ImVec2(w * scale, h * scale)
+        full = imgui.ImVec2(size.x * len(panes) + gap * (len(panes) - 1), size.y)
         imgui.begin_child("image", imgui.ImVec2(0, 0), 0, imgui.WindowFlags_.horizontal_scrollbar)
         try:
             region = imgui.get_content_region_avail()
             # Centre the image when it is smaller than the panel.
-            pad_x, pad_y = max((region.x - size.x) / 2, 0.0), max((region.y - size.y) / 2, 0.0)
+            pad_x, pad_y = max((region.x - full.x) / 2, 0.0), max((region.y - full.y) / 2, 0.0)
             cur = imgui.get_cursor_pos()
             imgui.set_cursor_pos(imgui.ImVec2(cur.x + pad_x, cur.y + pad_y))
-            origin = imgui.get_cursor_screen_pos()
-            imgui.image(self.texture.ref, size)
-            self.image_rect = (origin.x, origin.y, origin.x + size.x, origin.y + size.y)
-            if imgui.is_item_hovered():
-                if imgui.get_io().mouse_wheel and imgui.get_io().key_ctrl:
-                    self.mode, self.zoom = (
-                        2,
-                        min(max(scale * (1.25 if imgui.get_io().mouse_wheel > 0 else 0.8), 0.25), 32),
+            self.pane_rects, self.panes_shown = [], []
+            for i, (texture, result, what) in enumerate(panes):
+                if i:
+                    imgui.same_line(0.0, gap)
+                origin = imgui.get_cursor_screen_pos()
+                imgui.image(texture.ref, size)
+                self.pane_rects.append((origin.x, origin.y, origin.x + size.x, origin.y + size.y))
+                self.panes_shown.append(what)
+                if imgui.is_item_hovered():
+                    if imgui.get_io().mouse_wheel and imgui.get_io().key_ctrl:
+                        self.mode, self.zoom = (
+                            2,
+                            min(max(scale * (1.25 if imgui.get_io().mouse_wheel > 0 else 0.8), 0.25), 32),
+                        )
+                    self._readout(result, (origin.x, origin.y), size.x / max(result.image.shape[1], 1))
+                if len(panes) > 1:
+                    dl = imgui.get_window_draw_list()
+                    label = f"{what} {result.image.shape[1]}²"
+                    y1 = origin.y + size.y
+                    tw = imgui.calc_text_size(label).x
+                    lh = imgui.get_text_line_height()
+                    dl.add_rect_filled(
+                        imgui.ImVec2(origin.x, y1 - lh - 6), imgui.ImVec2(origin.x + tw + 10, y1), OVERLAY_BG, 4.0
                     )
-                self._readout(frame, (origin.x, origin.y), scale)
+                    dl.add_text(imgui.ImVec2(origin.x + 5, y1 - lh - 3), OVERLAY_FG, label)
+            self.image_rect = self.pane_rects[0]
             self._overlay(f, frame, imgui.get_window_pos())
         finally:
             imgui.end_child()
@@ -125,6 +180,12 @@ class ViewportPanel(Panel):
             f"{f.view.achieved_fps(f.now):.1f} fps shown" if f.state.timeline.playing else "paused",
             f"render {f.view.last_render_ms:.1f} ms" + ("  (prefetched)" if frame.cached else ""),
         ]
+        if f.view.sr is not None and self.sr_mode(f):
+            sr = f.view.current_sr_frame()
+            if sr is None:
+                lines.append(f"SR {f.view.sr.resolution}²: rendering ...")
+            else:
+                lines.append(f"SR {f.view.sr.resolution}²" + (f": {sr.render_ms:.1f} ms" if not sr.cached else ""))
         dl = imgui.get_window_draw_list()
         lh = imgui.get_text_line_height()
         width = max(imgui.calc_text_size(s).x for s in lines) + 10
