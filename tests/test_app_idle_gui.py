@@ -10,20 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-
-import engine
+from gui_fixtures import app_command, app_env
 
 pytestmark = pytest.mark.gui
-SCENARIOS = Path(__file__).parent / "gui" / "idle_scenarios.py"
-XVFB = shutil.which("xvfb-run")
 SETTLE_S = 4.0  # hello_imgui keeps full speed for 3 s after the last input event (the test engine's)
 WINDOW_S = 10.0
 MAX_CORE_FRACTION = 0.05
@@ -41,17 +35,11 @@ def _app_process(root):
     return None
 
 
-def test_idle_app_uses_under_5_percent_of_a_core(tmp_path):
+def test_idle_app_uses_under_5_percent_of_a_core(tmp_path, tiny_model_file):
     pytest.importorskip("psutil")
-    if XVFB is None:
-        pytest.skip("xvfb-run is not installed (apt-get install xvfb xauth); CI installs it")
-    model = tmp_path / "tiny.safetensors"
-    engine.save_generator(engine.build_generator("tiny", seed=0), model)
     report = tmp_path / "report.json"
-    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_CACHE_HOME=str(tmp_path / "cache"))
-    env.update(LIBGL_ALWAYS_SOFTWARE="1", SGV_IDLE_LINGER_S="120")
-    cmd = [XVFB, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "app.main", "--ckpt", str(model)]
-    cmd += ["--device", "cpu", "--gui-test", str(SCENARIOS), "--gui-test-report", str(report)]
+    env = app_env(tmp_path, SGV_IDLE_LINGER_S="120")
+    cmd = app_command("idle_scenarios.py", tiny_model_file, report)  # skips without xvfb-run
     proc = subprocess.Popen(
         cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )

@@ -5,23 +5,17 @@ output field and the file dialog's layout. The real app under Xvfb, driven by te
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from gui_fixtures import launch, scenario
 
 import engine
 from engine.config import override, preset
 from engine.media import read_video
 
 pytestmark = pytest.mark.gui
-SCENARIOS = Path(__file__).parent / "gui" / "model_scenarios.py"
-XVFB = shutil.which("xvfb-run")
 
 
 def other_model(path: Path) -> None:
@@ -31,34 +25,10 @@ def other_model(path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> dict:
-    if XVFB is None:
-        pytest.skip("xvfb-run is not installed (apt-get install xvfb xauth); CI installs it")
+def run(tmp_path_factory, tiny_model_file) -> dict:
     tmp = tmp_path_factory.mktemp("model-gui")
-    model = tmp / "tiny.safetensors"
-    engine.save_generator(engine.build_generator("tiny", seed=0), model)
     other_model(tmp / "other.safetensors")
-    (tmp / "cwd").mkdir()
-    report = tmp / "report.json"
-    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp / "config"), XDG_CACHE_HOME=str(tmp / "cache"))
-    env.update(SGV_TEST_TMP=str(tmp), LIBGL_ALWAYS_SOFTWARE="1")
-    cmd = [XVFB, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "app.main", "--ckpt", str(model)]
-    cmd += ["--device", "cpu", "--gui-test", str(SCENARIOS), "--gui-test-report", str(report)]
-    proc = subprocess.run(cmd, cwd=tmp / "cwd", env=env, capture_output=True, text=True, timeout=400)
-    if not report.exists():
-        raise AssertionError(
-            f"the app wrote no report (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
-        )
-    data = json.loads(report.read_text())
-    data["stderr"] = proc.stderr[-6000:]
-    data["tmp"] = str(tmp)
-    return data
-
-
-def scenario(run: dict, name: str) -> dict:
-    result = run["tests"][name]
-    assert result["ok"], f"scenario {name} failed: {result['error']}\nstderr:\n{run['stderr']}"
-    return result["data"]
+    return launch("model_scenarios.py", tmp, tiny_model_file, timeout_s=400)
 
 
 def test_viewport_shows_each_models_frame(run):
