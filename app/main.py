@@ -42,6 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--ckpt", help="model file to open (default: the bundled model)")
+    p.add_argument("--sr", metavar="SR", help="cascade SR level to open beside the model (docs/cascade.md)")
+    p.add_argument("--no-sr", action="store_true", help="do not open the bundled SR level with the bundled model")
     p.add_argument("--session", help="session file to open (.json written by File > Save session)")
     p.add_argument("--device", help="torch device for rendering (default: cuda if available, else cpu)")
     p.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window after a few seconds and exit")
@@ -292,7 +294,11 @@ class StudioApp:
 
     def _post_init(self) -> None:
         self.hooks.install()
+        if self.opts.no_sr:
+            self.renderer.bundled_sr = None  # read by the worker only after the open command below
         self.open_model(self.opts.ckpt)
+        if self.opts.sr:
+            self.open_sr(self.opts.sr)
         if self.opts.session:
             self.load_session(self.opts.session)
         self.focus_panel("Content")

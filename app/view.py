@@ -114,7 +114,7 @@ class RenderView:
                 if changed:
                     self.sr_frame = None
                     if e.info is not None:
-                        notes.append(f"SR level {e.info.name}: {e.info.base_resolution}² → {e.info.resolution}²")
+                        notes.append(f"SR level {e.info.name}: {e.info.base_resolution}² to {e.info.resolution}²")
                 if e.note:
                     notes.append(e.note)
             elif isinstance(e, SRFailed):

@@ -76,7 +76,7 @@ class ModelPanel(Panel):
             return
         rows = [
             ("file", sr.name),
-            ("resolution", f"{sr.base_resolution}² → {sr.resolution}² (x{sr.scale})"),
+            ("resolution", f"{sr.base_resolution}² to {sr.resolution}² (x{sr.scale})"),
             ("window", f"±{sr.window} frames at {sr.native_fps:g} fps"),
             ("parameters", f"{sr.num_params / 1e6:.2f} M"),
             ("fingerprint", sr.fingerprint),
