@@ -98,6 +98,8 @@ def test_clip_frames_sit_at_their_real_times(tiny_G):
     p = VideoProjector(tiny_G, clip, VideoProjectionConfig(num_steps=2, **FAST), image_loss="pixel")
     assert p.times[1] == pytest.approx(0.5) and p.time_range() == (0.0, 19.5)
     assert (p.lo, p.hi) == (-1, 3)
+    wide = Clip.from_frames(np.zeros((3, 20, 50, 3), np.uint8), 30.0, 32, "wide.mp4")  # any size, cropped
+    assert wide.frames.shape == (3, 32, 32, 3) and list(wide.indices) == [0, 1, 2] and wide.duration_s == 2 / 30
     sparse = Clip(target[:4], 25.0, np.array([0, 10, 20, 30]), "sub.mp4")
     assert list(VideoProjector(tiny_G, sparse, VideoProjectionConfig(num_steps=1, **FAST), "pixel").times) == [
         0.0,
