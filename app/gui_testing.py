@@ -100,6 +100,10 @@ class GuiTestHarness:
         io.config_run_speed = te.TestRunSpeed.fast
         io.config_log_to_tty = True
         io.config_saved_settings = False
+        # The engine kills a test after 60 s by default; scenarios bound their own waits (wait_until timeouts,
+        # up to a few minutes for a training run on a loaded machine), and pytest bounds the whole launch.
+        io.config_watchdog_warning = 60.0
+        io.config_watchdog_kill_test = 600.0
         spec = importlib.util.spec_from_file_location("sgv_gui_scenarios", self.script)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
