@@ -232,3 +232,40 @@ def test_view_keeps_sr_frames_apart_and_shows_them_only_for_the_frame_on_screen(
     assert view.current_sr_frame() is None, "a newer low-res frame shows until its SR frame arrives"
     view.absorb([SRFailed("x.safetensors", "x.safetensors: trained for 16x16 input")], state)
     assert view.sr is info and view.sr_error.startswith("x.safetensors")
+
+
+def test_playback_shows_sr_frames_with_their_low_res_frames(files):
+    """The app's playback loop (app.playback.playback_step with the SR level's fingerprint): SR frames
+    rendered ahead reach the view with their low-res frames, and the cascade renders about one base frame per
+    SR frame (the window cache is shared by the prefetch batches)."""
+    from app.playback import Player, playback_step
+
+    r = opened(files)
+    state, view, player = AppState(), RenderView(), Player()
+    try:
+        r.open_model(str(files["base"]))  # again (opened() took the first events): the SR level stays with it
+        view.absorb(collect(r, lambda ev: any(isinstance(e, SRChanged) for e in ev)), state)
+        assert view.sr is not None and view.model is not None
+        tl = state.timeline
+        tl.fps, tl.loop, tl.t, tl.playing = 5.0, False, 0.0, True
+        stamp, shown, pairs_ok = 0, set(), True
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 4.0 or not shown:
+            now = time.perf_counter()
+            view.absorb(player.take(r.poll()), state, now)
+            showing, upcoming = playback_step(player, now, state, view, stamp, 0.05, view.sr.fingerprint)
+            t = showing if showing is not None else tl.t
+            stamp = r.submit(RenderArgs(FrameRequest(state.content, state.motion, t), upcoming, sr=True))
+            sr = view.current_sr_frame()
+            if sr is not None:
+                shown.add(sr.request.t)
+                pairs_ok &= sr.image.shape == (64, 64, 3) and view.frame.image.shape == (32, 32, 3)
+            assert time.perf_counter() - t0 < 120, "no SR frame reached the view"
+            time.sleep(0.01)
+        video = r.backend.cascade(r.sr_model, state.content, state.motion, "fp32")
+        sr_rendered = len(r._sr_frames)
+        print(f"SR frames shown {len(shown)}, SR rendered {sr_rendered}, base {video.base_frames_rendered}")
+        assert pairs_ok and len(shown) >= 2
+        assert video.base_frames_rendered <= sr_rendered * 5 + 2 * WINDOW + 1  # 5 fps of 25: 5 base frames each
+    finally:
+        r.close()
