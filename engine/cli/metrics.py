@@ -1,4 +1,4 @@
-"""`sgv metrics`: FVD / FID of a model against a dataset, on one process or N ranks (engine.metrics.evaluate)."""
+"""`sgv metrics`: FVD / FID / FSD of a model against a dataset, on one process or N ranks (engine.metrics.evaluate)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,18 @@ EXAMPLES = """examples:
   sgv metrics --ckpt model.safetensors --data data/sky.zip --metric fid50k_full --gpus 4
   sgv metrics --ckpt model.safetensors --data data/shapes --metric fvd2048_16f --detector ~/i3d_torchscript.pt
   sgv metrics --preset tiny --data data/shapes --metric fvd2048_16f --num-videos 64 --run-dir out/m   # quick look
+  sgv metrics --data /tmp/shapes64 --metric fsd2048       # the bundled model on `sgv dataset synth` data, offline
 
-metrics: fvd2048_16f, fvd2048_128f, fvd2048_128f_subsample8f, fid50k_full (StyleGAN-V's protocol).
+metrics: fvd2048_16f, fvd2048_128f, fvd2048_128f_subsample8f, fid50k_full (StyleGAN-V's protocol);
+fsd2048: Fréchet distance in the feature space of a small network trained on `sgv dataset synth` ground truth
+(committed, no download; meaningful for synthetic data only; --detector takes another feature file).
 Results print as JSON and are appended to <run dir>/metric-<name>.jsonl (run dir: --run-dir, else the
 checkpoint's run folder). Real-data statistics are cached (--cache-dir) and reused across runs.
 """
 
 
 def register(sub) -> None:
-    p = add_command(sub, "metrics", "FVD / FID of a model by the StyleGAN-V protocol", EXAMPLES)
+    p = add_command(sub, "metrics", "FVD / FID of a model by the StyleGAN-V protocol (fsd offline)", EXAMPLES)
     add_model_args(p)
     p.add_argument("--data", type=Path, required=True, help="the real dataset (folder of videos / frame folders, zip)")
     p.add_argument("--metric", "--metrics", dest="metric", required=True, help="metric name(s), comma-separated")

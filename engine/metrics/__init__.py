@@ -1,4 +1,4 @@
-"""Video and image quality metrics by the StyleGAN-V protocol (docs/model.md §14): FVD and FID.
+"""Video and image quality metrics by the StyleGAN-V protocol (docs/model.md §14): FVD and FID; offline FSD.
 
     import engine.metrics
     r = engine.metrics.calc("fvd2048_16f", G, "data/ffs.zip", run_dir="runs/ffs")
@@ -11,6 +11,8 @@ fakes.py     generated videos for the metrics (G.mapping / G.motion / G.synthesi
 fvd.py       FVD statistics (one clip per real video), fid.py FID statistics (every real frame)
 cache.py     real statistics cached per dataset + detector + protocol
 registry.py  METRICS and calc(); evaluate.py: what `sgv metrics` runs
+synth_features.py  fsd2048's detector: a small network trained on `sgv dataset synth` ground truth (offline)
+frame_stats.py     contrast and edge strength of generated frames against the data's (bench/quality.py)
 """
 
 from engine.fileio import read_jsonl

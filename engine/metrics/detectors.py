@@ -6,6 +6,8 @@ Input/output contracts (the files' own `forward`s, called exactly as upstream ca
   inside the file), `return_features=True` → [N, 400] logits before the softmax.
 - "inception" (`inception-2015-12-05.pt`, StyleGAN2-ADA's TorchScript Inception-v3): uint8 frames
   [N, 3, H, W], `return_features=True` → [N, 2048] pool features (it resizes to 299² itself).
+- "synth" (assets/metrics/synth-features.safetensors, engine/metrics/synth_features.py): the same call as
+  "inception" → [N, 64] features of a small network trained on `sgv dataset synth` ground truth.
 Tests build tiny random modules with the same signatures and load them through the same path.
 """
 
@@ -27,7 +29,7 @@ class MetricError(SgvError):
 
 @dataclass(frozen=True, eq=False)
 class Detector:
-    kind: str  # "i3d" or "inception"
+    kind: str  # "i3d", "inception" or "synth"
     module: torch.nn.Module  # the loaded TorchScript module, on `device`
     path: Path
     sha256: str  # of the file: part of the real-statistics cache key
@@ -59,6 +61,10 @@ class Detector:
 def load_detector(kind: str, path: str | os.PathLike | None = None, device: torch.device | str = "cpu") -> Detector:
     """The detector `kind` from `path` or the weights cache; a missing file raises WeightsMissing, whose
     message names the file and `sgv weights fetch NAME`."""
+    if kind == "synth":  # fsd's feature network: a committed safetensors file, not TorchScript
+        from engine.metrics.synth_features import load_features
+
+        return load_features(path, device)
     from engine.weights import load_torchscript, resolve, sha256_file
 
     file = Path(resolve(kind, path))

@@ -28,7 +28,7 @@ class Protocol:
     """One registered metric."""
 
     name: str  # registry name, also the key of its value in the results
-    kind: str  # "fvd" (clips through I3D) or "fid" (frames through Inception)
+    kind: str  # "fvd" (clips through I3D), "fid" (frames through Inception) or "fsd" (frames, synth features)
     detector: str  # engine.weights registry name of the detector file
     num_frames: int  # F: frames per clip (fvd) / per generated video (fid)
     subsample: int  # s: stride between those frames, in dataset frames and in generator t

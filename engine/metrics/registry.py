@@ -35,6 +35,9 @@ METRICS: dict[str, Protocol] = {
         Protocol("fvd2048_128f_subsample8f", "fvd", "i3d", num_frames=16, subsample=8, max_real=2048, num_fake=2048),
         # 50 000 generated frames = 3125 videos of 16 frames (upstream: num_gen=50000, num_video_frames=16).
         Protocol("fid50k_full", "fid", "inception", num_frames=16, subsample=1, max_real=None, num_fake=3125),
+        # Offline, for `sgv dataset synth` data only: the committed synthetic-data feature network
+        # (engine/metrics/synth_features.py) in place of Inception; every real frame, 2048 generated frames.
+        Protocol("fsd2048", "fsd", "synth", num_frames=16, subsample=1, max_real=None, num_fake=128),
     )
 }
 
@@ -96,7 +99,7 @@ def calc(
         eligible_videos(lengths, protocol.clip_span, None) if protocol.kind == "fvd" else list(range(len(ds)))
     )
     real_items = 0 if hit else _real_items(protocol, lengths, max_real)
-    fake_items = num_fake * (protocol.num_frames if protocol.kind == "fid" else 1)
+    fake_items = num_fake * (protocol.num_frames if protocol.kind != "fvd" else 1)
     bar.total = real_items + num_runs * fake_items
     if hit:
         mu_real, sigma_real, num_real = cached if cached is not None else (None, None, 0)
@@ -162,7 +165,12 @@ def check(names, detector: str | os.PathLike | None = None) -> list[Protocol]:
 
     protocols = [_protocol(n) for n in names]
     for kind in dict.fromkeys(p.detector for p in protocols):
-        resolve(kind, detector)
+        if kind == "synth":  # committed with the project, not in the weights cache
+            from engine.metrics.synth_features import load_features
+
+            load_features(detector)
+        else:
+            resolve(kind, detector)
     return protocols
 
 
