@@ -297,7 +297,10 @@ class TrainingRun:
     def resume(self, kimg: float | None = None) -> None:
         if not self.has_state:
             raise TrainingRunError(f"{self.run_dir}: no training state to resume from (snapshots/state-*.pt)")
-        self.launch(resume_args(self.run_dir, kimg))
+        args = resume_args(self.run_dir, kimg)
+        if self.options.get("kind") == "cascade-sr":  # an SR level's run (app/sr_runs.py) resumes with train-sr
+            args[0] = "train-sr"
+        self.launch(args)
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """Ask the trainer to snapshot and exit (SIGTERM); poll() sends SIGKILL after `timeout_s`."""

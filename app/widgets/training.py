@@ -23,6 +23,7 @@ from app.sgv_commands import DEFAULT_COMMAND
 from app.training_runs import RunSpec, RunStatus, TrainingRun, format_duration, tick_line
 from app.widgets.base import Actions, Frame, MenuItem, Panel
 from app.widgets.train_dialogs import NewRunDialog, PathDialog, PrepareDialog
+from app.widgets.train_sr_dialog import NewSRRunDialog
 from engine.errors import SgvError
 
 PLOTS = (  # (title, [(series key, legend)])
@@ -51,6 +52,8 @@ class TrainingPanel(Panel):
         self.selected: TrainingRun | None = None
         self.prepare = PrepareDialog(self.command)
         self.new_run = NewRunDialog(self.command)
+        self.new_sr_run = NewSRRunDialog(self.command)
+        self._base_on_screen = ""  # the default base model of a new SR level run
         self.attach_dialog = PathDialog("Open run folder", folders_only=False)
         self.texture = Texture()
         self.resume_kimg = 0.0  # 0 = the run's own length
@@ -88,6 +91,9 @@ class TrainingPanel(Panel):
 
     def open_new_run(self, data: str = "") -> None:
         self.new_run.open(data)
+
+    def open_new_sr_run(self) -> None:
+        self.new_sr_run.open(self._base_on_screen)
 
     def open_attach(self) -> None:
         start = self.selected.run_dir.parent if self.selected else Path.cwd()
@@ -142,6 +148,8 @@ class TrainingPanel(Panel):
             self.open_new_run(self._show_new_run_for)
             self._show_new_run_for = None
         self.new_run.draw(f, self.start_run)
+        self._base_on_screen = f.view.model.path if f.view.model is not None else ""
+        self.new_sr_run.draw(f, self.start_run)
         chosen = self.attach_dialog.draw()
         if chosen:
             error = self.attach(chosen)
@@ -236,7 +244,10 @@ class TrainingPanel(Panel):
         with disabled(run.latest_model is None or f.actions.model_loading):
             if imgui.button("Load latest snapshot"):
                 self.loaded_snapshot = str(run.latest_model)
-                f.actions.open_model(self.loaded_snapshot)
+                if run.options.get("kind") == "cascade-sr":  # an SR level opens beside the base (app/sr_runs.py)
+                    f.actions.open_sr(self.loaded_snapshot)
+                else:
+                    f.actions.open_model(self.loaded_snapshot)
         if imgui.is_item_hovered() and run.latest_model is not None:
             imgui.set_tooltip(f"{run.latest_model}\nopens it in the viewer; content, motion and edits stay")
         imgui.same_line()
@@ -316,6 +327,7 @@ def training_menu_items(app: Actions) -> list[MenuItem]:
     return [
         MenuItem("Prepare dataset...", show(panel.open_prepare)),
         MenuItem("New run...", show(panel.open_new_run)),
+        MenuItem("New SR level run...", show(panel.open_new_sr_run)),
         MenuItem("Open run folder...", show(panel.open_attach)),
         MenuItem("Show training runs", show(lambda: None)),
     ]
