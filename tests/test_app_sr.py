@@ -269,3 +269,15 @@ def test_playback_shows_sr_frames_with_their_low_res_frames(files):
         assert video.base_frames_rendered <= sr_rendered * 5 + 2 * WINDOW + 1  # 5 fps of 25: 5 base frames each
     finally:
         r.close()
+
+
+def test_session_records_the_sr_level_and_view(tmp_path):
+    from app.state import load_session, save_session
+
+    state = AppState()
+    state.sr_view = "side by side"
+    path = save_session(tmp_path / "s.json", state, "base.safetensors", "sr.safetensors")
+    again = AppState()
+    data = load_session(path, again)
+    assert data["model"]["sr"] == "sr.safetensors" and again.sr_view == "side by side"
+    assert load_session(save_session(tmp_path / "t.json", AppState(), "base.safetensors"), again)["model"]["sr"] is None
