@@ -1,5 +1,5 @@
 """The synthetic-data feature network behind `fsd` (Fréchet synthetic distance): a quality measure that needs
-no downloaded weights, for models trained on `sgv dataset synth` data (docs/model.md, "Offline quality").
+no downloaded weights, for models trained on `sgv dataset synth` data (README "Metrics": fsd2048).
 
 `sgv dataset synth` knows what each frame shows (engine/data/synth.py): the shape kinds and their count, their
 colours, positions and sizes, the background colours and whether it has stripes. `frame_targets` turns a scene
