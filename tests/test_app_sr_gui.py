@@ -64,3 +64,10 @@ def test_export_through_the_sr_level(run):
 def test_sr_off(run):
     d = scenario(run, "sr_off")
     assert d["sr"] is None and d["panes"] == ["low-res"]
+
+
+def test_new_sr_level_run_dialog(run):
+    d = scenario(run, "sr_new_run_dialog")
+    assert d["base"] == d["model"], "the base defaults to the model on screen"
+    assert d["problems"] == [] and d["args"][0] == "train-sr" and d["args"][-1] == "--quiet"
+    assert d["args"][d["args"].index("--base") + 1] == d["model"]

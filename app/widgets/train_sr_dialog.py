@@ -37,10 +37,7 @@ class NewSRRunDialog:
         self.base_dialog = PathDialog("Base model", (".safetensors",))
         self.out_dialog = PathDialog("SR run folder", folders_only=True)
 
-    def open(self, base: str = "") -> None:
-        """`base`: the model on screen, the default base when none is picked yet."""
-        if base and not self.base:
-            self.base = base
+    def open(self) -> None:
         self.error = ""
         self._want_open = True
 
@@ -73,6 +70,8 @@ class NewSRRunDialog:
         if self._want_open:
             imgui.open_popup(self.title)
             self._want_open = False
+            if not self.base.strip() and f.view.model is not None:
+                self.base = f.view.model.path  # the model on screen is the default base
         shown, _ = imgui.begin_popup_modal(self.title, None, imgui.WindowFlags_.always_auto_resize)
         if not shown:
             return

@@ -53,7 +53,6 @@ class TrainingPanel(Panel):
         self.prepare = PrepareDialog(self.command)
         self.new_run = NewRunDialog(self.command)
         self.new_sr_run = NewSRRunDialog(self.command)
-        self._base_on_screen = ""  # the default base model of a new SR level run
         self.attach_dialog = PathDialog("Open run folder", folders_only=False)
         self.texture = Texture()
         self.resume_kimg = 0.0  # 0 = the run's own length
@@ -93,7 +92,7 @@ class TrainingPanel(Panel):
         self.new_run.open(data)
 
     def open_new_sr_run(self) -> None:
-        self.new_sr_run.open(self._base_on_screen)
+        self.new_sr_run.open()
 
     def open_attach(self) -> None:
         start = self.selected.run_dir.parent if self.selected else Path.cwd()
@@ -148,7 +147,6 @@ class TrainingPanel(Panel):
             self.open_new_run(self._show_new_run_for)
             self._show_new_run_for = None
         self.new_run.draw(f, self.start_run)
-        self._base_on_screen = f.view.model.path if f.view.model is not None else ""
         self.new_sr_run.draw(f, self.start_run)
         chosen = self.attach_dialog.draw()
         if chosen:

@@ -182,6 +182,32 @@ def sr_off(ctx, h):
     h.record("sr_off", panes=list(panel(app, "Viewport").panes_shown), sr=app.view.sr)
 
 
+def sr_new_run_dialog(ctx, h):
+    """Train > New SR level run...: the base defaults to the model on screen; a dataset and run folder make a
+    `sgv train-sr` command line (the launch itself: tests/test_app_sr_runs.py)."""
+    app = h.app
+    ready(ctx, h)
+    dlg = panel(app, "Training").new_sr_run
+    ctx.menu_click("//##MainMenuBar/Train/New SR level run...")
+    ctx.yield_(3)
+    base = dlg.base
+    ctx.item_input_value("//New SR level run/Dataset", str(TMP))
+    ctx.item_input_value("//New SR level run/Run folder", str(TMP / "runs" / "sr"))
+    ctx.yield_(3)
+    if SHOTS:
+        capture(ctx, str(Path(SHOTS) / "sr-new-run.png"))
+    spec = dlg.spec()
+    ctx.item_click("//New SR level run/Cancel")
+    ctx.yield_(2)
+    h.record(
+        "sr_new_run_dialog",
+        base=base,
+        model=app.view.model.path,
+        problems=spec.problems(),
+        args=spec.args(),
+    )
+
+
 def register(h):
-    for name in ("sr_open_and_views", "sr_mismatch", "sr_export", "sr_off"):
+    for name in ("sr_open_and_views", "sr_mismatch", "sr_export", "sr_off", "sr_new_run_dialog"):
         h.add(name, globals()[name])
