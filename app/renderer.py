@@ -458,9 +458,10 @@ class Renderer:
 
     def stats(self) -> RendererStats:
         c = self._counts
-        return RendererStats(
-            self._ms_per_frame, c["frames"], c["requests"], c["prefetched"], c["hits"], self.device, self._busy
-        )
+        args = self._args
+        # With SR on, a playback frame costs an SR frame (its new base frames included): prefetch plans by it.
+        ms = self._sr_ms_per_frame if self._sr is not None and args is not None and args.sr else self._ms_per_frame
+        return RendererStats(ms, c["frames"], c["requests"], c["prefetched"], c["hits"], self.device, self._busy)
 
     @property
     def backend(self):
