@@ -208,6 +208,11 @@ def test_export_through_the_cascade_writes_the_sr_resolution(files):
         assert job.state == JobState.DONE, job.error
         video, _ = read_video(out)
         assert video.shape[:4] == (4, 64, 64, 3) and job.result["size"] == 64
+        half = ExportSpec(str(files["tmp"] / "sr-half.mp4"), 3.0, 0.2, 10.0, scale=0.5, sr=True)
+        job = jobs.submit("export", lambda ctx: backend.export(half, Content(seed=3), Motion(7), ctx, sr=sr))
+        while not job.finished:
+            time.sleep(0.02)
+        assert job.state == JobState.DONE and job.result["size"] == 32, job.error  # scale is of the SR size
     finally:
         r.close()
 
