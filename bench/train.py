@@ -80,7 +80,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = device_kind(TrainOptions())
+    device = device_kind(TrainOptions().device)
     names = args.presets.split(",") if args.presets else ["tiny"] + (["paper256"] if device == "cuda" else [])
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
