@@ -34,13 +34,13 @@ class SRTrainOptions:
     batch: int = 16  # clips per step
     batch_gpu: int | None = None  # clips per forward pass (gradient accumulation)
     num_frames: int = 4  # consecutive high-resolution frames per clip (D sees them stacked)
-    lr_g: float = 0.01  # equalised-LR layers learn slowly at GAN rates; the SR residual needs a faster G
+    lr_g: float = 0.005  # equalised-LR layers learn slowly at GAN rates; 0.01+ was unstable at 64² → 128²
     lr_d: float = 0.0025
     gamma: float = 1.0  # R1 weight (LongVideoGAN: 1)
     d_reg_interval: int = 16
     ema_kimg: float | None = None  # half-life of G_ema in thousands of clips; None = batch · 10 / 32
     lr_cond_prob: float = 0.1  # probability D keeps the low-resolution half of a sample (matching D)
-    degrade_p: float = 0.5  # probability a clip's low-resolution input is degraded (blur, noise, resampling)
+    degrade_p: float = 0.1  # probability a clip's low-res input is degraded (blur, noise, resampling)
     recon_weight: float = 100.0  # weight of the MSE to the real high-resolution frames in G's loss (0 = pure GAN)
     mirror: bool = True
     tick_kimg: float = 1.0
