@@ -1,4 +1,6 @@
-"""`sgv-studio`: the window, docking layout, menu bar and frame loop.
+"""`sgv-studio`: the StudioApp (state, renderer, jobs, panels, the Actions widgets call) and its frame loop.
+
+The window and docking layout are app/gui/window.py; menus, keyboard shortcuts and popups app/menus.py.
 
 Each UI frame:
   pre_new_frame      absorb renderer events into RenderView, take file drops, advance the playback clock
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 import time
 import traceback
@@ -22,12 +23,13 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from app.gui.window import focus_window, has_display, save_screenshot
+from engine.suffixes import MODEL_EXTS  # upstream pickles are imported on the fly (engine.legacy)
+
 NO_DISPLAY_MESSAGE = (
     "sgv-studio: no display (DISPLAY and WAYLAND_DISPLAY are unset); to render without a window use "
     "`sgv generate --ckpt MODEL --out out.mp4` (see `sgv generate --help`)"
 )
-WINDOW_TITLE = "StyleGAN-V Studio"
-MODEL_EXTS = (".safetensors", ".pkl", ".pickle")  # upstream pickles are imported on the fly (engine.legacy)
 MESSAGE_S = 8.0
 IDLE_FPS_WORKING = 3.0  # UI frames/s while a job or training run progresses and nothing else moves
 IDLE_FPS_AT_REST = 0.2  # at rest: redraw only on events (a redraw every 5 s at most)
@@ -54,12 +56,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gui-test-report", help=argparse.SUPPRESS)
     p.add_argument("--debug-render-delay-ms", type=float, default=0.0, help=argparse.SUPPRESS)
     return p.parse_args(argv)
-
-
-def has_display() -> bool:
-    if sys.platform in ("win32", "darwin"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 class StudioApp:
@@ -110,7 +106,7 @@ class StudioApp:
         self._stamp = 0  # of the newest args submitted to the renderer
         self._last_frame_start = time.perf_counter()
         self._started = time.perf_counter()
-        self._popup: str | None = None
+        self.popup_request: str | None = None  # a popup a menu asked for (app/menus.py)
         self._panel_errors: dict[str, str] = {}
         self.after_frame: list[Callable[[], None]] = []  # hooks (the GUI test harness)
         self.runner_params = self._runner_params(hello_imgui)
@@ -232,65 +228,24 @@ class StudioApp:
 
     # -- hello_imgui setup --------------------------------------------------------------------------------
     def _runner_params(self, hello_imgui):
-        from imgui_bundle import imgui
+        from app import menus
+        from app.gui.window import runner_params
 
-        rp = hello_imgui.RunnerParams()
-        rp.app_window_params.window_title = WINDOW_TITLE
-        w, h = (int(v) for v in self.opts.window_size.lower().split("x"))
-        rp.app_window_params.window_geometry.size = (w, h)
-        rp.app_window_params.restore_previous_geometry = True
-        rp.imgui_window_params.default_imgui_window_type = (
-            hello_imgui.DefaultImGuiWindowType.provide_full_screen_dock_space
+        callbacks = {
+            "post_init": self._post_init,
+            "before_exit": self._before_exit,
+            "pre_new_frame": self._begin_frame,
+            "before_imgui_render": self._end_frame,
+            "show_gui": self._gui,
+            "show_menus": lambda: menus.draw_menus(self),
+            "show_status": self._status,
+        }
+        return runner_params(
+            self.opts.window_size, self.config_dir / "layout.ini", self.panels, self._draw_panel, callbacks
         )
-        rp.imgui_window_params.show_menu_bar = True
-        rp.imgui_window_params.show_menu_app = False
-        rp.imgui_window_params.show_menu_view = False
-        rp.imgui_window_params.show_status_bar = True
-        rp.imgui_window_params.show_status_fps = False
-        rp.ini_folder_type = hello_imgui.IniFolderType.absolute_path
-        rp.ini_filename = str(self.config_dir / "layout.ini")
-        rp.callbacks.post_init = self._post_init
-        rp.callbacks.before_exit = self._before_exit
-        rp.callbacks.pre_new_frame = self._begin_frame
-        rp.callbacks.before_imgui_render = self._end_frame
-        rp.callbacks.show_gui = self._gui
-        rp.callbacks.show_menus = self._menus
-        rp.callbacks.show_status = self._status
-
-        def split(initial: str, new: str, direction, ratio: float):
-            s = hello_imgui.DockingSplit()
-            s.initial_dock, s.new_dock, s.direction, s.ratio = initial, new, direction, ratio
-            return s
-
-        # Side columns take the full height; the timeline sits under the viewport.
-        rp.docking_params.docking_splits = [
-            split("MainDockSpace", "LeftSpace", imgui.Dir.left, 0.22),
-            split("MainDockSpace", "RightSpace", imgui.Dir.right, 0.33),
-            split("MainDockSpace", "TimelineSpace", imgui.Dir.down, 0.25),
-            split("LeftSpace", "LeftBottomSpace", imgui.Dir.down, 0.52),
-            split("RightSpace", "RightBottomSpace", imgui.Dir.down, 0.45),
-        ]
-        windows = []
-        for panel in self.panels:
-            w = hello_imgui.DockableWindow()
-            w.label, w.dock_space_name = panel.name, panel.dock
-            w.gui_function = lambda panel=panel: self._draw_panel(panel)
-            w.can_be_closed = panel.name != "Viewport"
-            windows.append(w)
-        rp.docking_params.dockable_windows = windows
-        return rp
-
-    def dockable(self, name: str):
-        for w in self.runner_params.docking_params.dockable_windows:
-            if w.label == name:
-                return w
-        return None
 
     def focus_panel(self, name: str) -> None:
-        w = self.dockable(name)
-        if w is not None:
-            w.is_visible = True
-            w.focus_window_at_next_frame = True
+        focus_window(self.runner_params, name)
 
     def _post_init(self) -> None:
         self.hooks.install()
@@ -417,159 +372,10 @@ class StudioApp:
 
     # -- app-level UI -------------------------------------------------------------------------------------
     def _gui(self) -> None:
-        from imgui_bundle import imgui
+        from app import menus
 
-        self._shortcuts()
-        chosen = self.model_dialog.draw()
-        if chosen:
-            self.open_model(chosen)
-        chosen = self.sr_dialog.draw()
-        if chosen:
-            self.open_sr(chosen)
-        chosen = self.session_open_dialog.draw()
-        if chosen:
-            self.load_session(chosen)
-        chosen = self.session_save_dialog.draw()
-        if chosen:
-            self.save_session(chosen)
-        if self._popup:
-            imgui.open_popup(self._popup)
-            self._popup = None
-        self._help_popups()
-
-    def _shortcuts(self) -> None:
-        from imgui_bundle import imgui
-
-        io = imgui.get_io()
-        tl = self.state.timeline
-        if io.key_ctrl:
-            if imgui.is_key_pressed(imgui.Key.z, False):
-                self.state.redo_edit() if io.key_shift else self.state.undo_edit()
-            elif imgui.is_key_pressed(imgui.Key.y, False):
-                self.state.redo_edit()
-            elif imgui.is_key_pressed(imgui.Key.o, False):
-                self.show_open_model_dialog()
-            elif imgui.is_key_pressed(imgui.Key.s, False):
-                self._save_session_clicked()
-            return
-        if io.want_text_input or imgui.is_any_item_active():
-            return
-        if imgui.is_key_pressed(imgui.Key.space, False):
-            tl.playing = not tl.playing
-        native = self.view.model.native_fps if self.view.model else 25.0
-        from app.playback import frame_step
-
-        step = frame_step(tl.fps, native, tl.time_scale or 1.0)
-        if imgui.is_key_pressed(imgui.Key.right_arrow):
-            tl.playing = False
-            tl.set_t(tl.t + step)
-        if imgui.is_key_pressed(imgui.Key.left_arrow):
-            tl.playing = False
-            tl.set_t(tl.t - step)
-
-    def _save_session_clicked(self) -> None:
-        if self.session_path:
-            self.save_session(self.session_path)
-        else:
-            self.session_save_dialog.open(Path.cwd(), "session.json")
-
-    def _menus(self) -> None:
-        from imgui_bundle import hello_imgui, imgui
-
-        state = self.state
-        if imgui.begin_menu("File"):
-            try:
-                if imgui.menu_item_simple("Open checkpoint...", "Ctrl+O"):
-                    self.show_open_model_dialog()
-                if imgui.begin_menu("Open recent", bool(self.recent.items)):
-                    try:
-                        for path in self.recent.items:
-                            if imgui.menu_item_simple(path):
-                                self.open_model(path)
-                    finally:
-                        imgui.end_menu()
-                if imgui.menu_item_simple("Open bundled model"):
-                    self.open_model(None)
-                imgui.separator()
-                if imgui.menu_item_simple("Open session..."):
-                    self.session_open_dialog.open(Path(self.session_path).parent if self.session_path else Path.cwd())
-                if imgui.menu_item_simple("Save session", "Ctrl+S"):
-                    self._save_session_clicked()
-                if imgui.menu_item_simple("Save session as..."):
-                    self.session_save_dialog.open(Path.cwd(), "session.json")
-                imgui.separator()
-                if imgui.menu_item_simple("Export video..."):
-                    self.focus_panel("Export")
-                imgui.separator()
-                if imgui.menu_item_simple("Quit", "Alt+F4"):
-                    self.request_exit()
-            finally:
-                imgui.end_menu()
-        if imgui.begin_menu("Edit"):
-            try:
-                undo, redo = state.undo.undo_label, state.undo.redo_label
-                if imgui.menu_item_simple(f"Undo {undo or ''}".strip(), "Ctrl+Z", False, undo is not None):
-                    state.undo_edit()
-                if imgui.menu_item_simple(f"Redo {redo or ''}".strip(), "Ctrl+Shift+Z", False, redo is not None):
-                    state.redo_edit()
-            finally:
-                imgui.end_menu()
-        hello_imgui.show_view_menu(self.runner_params)
-        for menu, items in self.menu_items.items():
-            if imgui.begin_menu(menu):
-                try:
-                    if not items:
-                        imgui.menu_item_simple("(nothing here yet)", None, False, False)
-                    for item in items:
-                        if imgui.menu_item_simple(item.label, item.shortcut or None, False, item.enabled()):
-                            item.action()
-                finally:
-                    imgui.end_menu()
-        if imgui.begin_menu("Help"):
-            try:
-                if imgui.menu_item_simple("Keyboard shortcuts"):
-                    self._popup = "Keyboard shortcuts"
-                if imgui.menu_item_simple("About StyleGAN-V Studio"):
-                    self._popup = "About StyleGAN-V Studio"
-            finally:
-                imgui.end_menu()
-
-    def _help_popups(self) -> None:
-        from importlib.metadata import PackageNotFoundError, version
-
-        from imgui_bundle import imgui
-
-        try:
-            app_version = version("sgv-studio")
-        except PackageNotFoundError:
-            app_version = "(not installed)"
-        for title, lines in (
-            (
-                "Keyboard shortcuts",
-                [
-                    "Space          play / pause",
-                    "Left / Right   step one playback frame",
-                    "Ctrl+Z         undo      Ctrl+Shift+Z / Ctrl+Y   redo",
-                    "Ctrl+O         open a checkpoint",
-                    "Ctrl+S         save the session",
-                    "Ctrl+wheel     zoom the viewport; wheel on the ruler zooms the timeline",
-                ],
-            ),
-            (
-                "About StyleGAN-V Studio",
-                [
-                    f"StyleGAN-V Studio {app_version}",
-                    "Continuous-time video generation with StyleGAN-V (Skorokhodov et al., CVPR 2022).",
-                    "Frames are computed at any real t; t = 10^6 costs what t = 0 costs.",
-                ],
-            ),
-        ):
-            if imgui.begin_popup(title):
-                try:
-                    for line in lines:
-                        imgui.text(line)
-                finally:
-                    imgui.end_popup()
+        menus.handle_shortcuts(self)
+        menus.draw_dialogs(self)
 
     def _status(self) -> None:
         from imgui_bundle import imgui
@@ -651,19 +457,6 @@ def main(argv: list[str] | None = None) -> int:
     if opts.screenshot:
         save_screenshot(opts.screenshot)
     return 0
-
-
-def save_screenshot(path: str) -> None:
-    from imgui_bundle import hello_imgui
-    from PIL import Image
-
-    image = hello_imgui.final_app_window_screenshot()
-    if image is None or image.size == 0:
-        print(f"sgv-studio: {path}: no frame to save", file=sys.stderr)
-        return
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(path)
-    print(f"sgv-studio: wrote {path} ({image.shape[1]}x{image.shape[0]})")
 
 
 if __name__ == "__main__":

@@ -359,6 +359,7 @@ def imported_modules(path: Path) -> set[str]:
 # renderer's model. Every other file of app/ sees only the engine's torch-free modules below.
 TORCH_USERS = {APP / "renderer.py", APP / "edit_jobs.py"}
 TORCH_FREE_ENGINE = {"engine.errors", "engine.fileio", "engine.paths", "engine.extras", "engine.config"}
+TORCH_FREE_ENGINE |= {"engine.suffixes"}  # file-name suffixes (the Open dialogs, dropped files)
 TORCH_FREE_ENGINE |= {"engine.train.options"}  # the New run dialog derives its fields from TrainOptions
 
 
