@@ -16,10 +16,10 @@ frame_stats.py     contrast and edge strength of generated frames against the da
 """
 
 from engine.fileio import read_jsonl
-from engine.metrics.detectors import Detector, MetricError, load_detector
+from engine.metrics.detectors import Detector, MetricError
 from engine.metrics.frechet import FeatureStats, frechet_distance
 from engine.metrics.protocol import Protocol
-from engine.metrics.registry import METRICS, calc, check
+from engine.metrics.registry import METRICS, calc, check, load_detector
 
 __all__ = [
     "METRICS",

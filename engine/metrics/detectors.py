@@ -8,13 +8,12 @@ Input/output contracts (the files' own `forward`s, called exactly as upstream ca
   [N, 3, H, W], `return_features=True` → [N, 2048] pool features (it resizes to 299² itself).
 - "synth" (assets/metrics/synth-features.safetensors, engine/metrics/synth_features.py): the same call as
   "inception" → [N, 64] features of a small network trained on `sgv dataset synth` ground truth.
-Tests build tiny random modules with the same signatures and load them through the same path.
+Tests build tiny random modules with the same signatures and load them through the same path
+(`engine.metrics.registry.load_detector`).
 """
 
 from __future__ import annotations
 
-import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,20 +55,3 @@ class Detector:
 
     def describe(self) -> dict:
         return {"kind": self.kind, "file": str(self.path), "sha256": self.sha256}
-
-
-def load_detector(kind: str, path: str | os.PathLike | None = None, device: torch.device | str = "cpu") -> Detector:
-    """The detector `kind` from `path` or the weights cache; a missing file raises WeightsMissing, whose
-    message names the file and `sgv weights fetch NAME`."""
-    if kind == "synth":  # fsd's feature network: a committed safetensors file, not TorchScript
-        from engine.metrics.synth_features import load_features
-
-        return load_features(path, device)
-    from engine.weights import load_torchscript, resolve, sha256_file
-
-    file = Path(resolve(kind, path))
-    device = torch.device(device)
-    with warnings.catch_warnings():  # torch ≥ 2.9 calls TorchScript deprecated; these files only exist as such
-        warnings.filterwarnings("ignore", category=FutureWarning, message=r".*torch\.jit")
-        module = load_torchscript(kind, file, device=device)
-    return Detector(kind, module, file, sha256_file(file), device)

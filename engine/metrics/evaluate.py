@@ -112,8 +112,7 @@ def _spawned(rank: int, world: int, port: int, request, on_result, make_progress
 def _run(rank: int, world: int, port: int | None, request: MetricsRequest, on_result, make_progress) -> None:
     from engine import distributed
     from engine.devices import device_kind
-    from engine.metrics.detectors import load_detector
-    from engine.metrics.registry import METRICS, calc
+    from engine.metrics.registry import METRICS, calc, load_detector
 
     ranks = distributed.init(rank, world, device_kind(request.model.device), port)
     try:

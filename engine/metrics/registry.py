@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from engine.distributed import broadcast_values
 from engine.fileio import append_jsonl
 from engine.metrics import cache as stats_cache
 from engine.metrics import fid, fvd
-from engine.metrics.detectors import Detector, MetricError, load_detector
+from engine.metrics.detectors import Detector, MetricError
 from engine.metrics.frechet import frechet_distance
 from engine.metrics.protocol import Protocol, eligible_videos
 
@@ -172,6 +173,23 @@ def check(names, detector: str | os.PathLike | None = None) -> list[Protocol]:
         else:
             resolve(kind, detector)
     return protocols
+
+
+def load_detector(kind: str, path: str | os.PathLike | None = None, device: torch.device | str = "cpu") -> Detector:
+    """The detector `kind` from `path` or the weights cache; a missing file raises WeightsMissing, whose
+    message names the file and `sgv weights fetch NAME`."""
+    if kind == "synth":  # fsd's feature network: a committed safetensors file, not TorchScript
+        from engine.metrics.synth_features import load_features
+
+        return load_features(path, device)
+    from engine.weights import load_torchscript, resolve, sha256_file
+
+    file = Path(resolve(kind, path))
+    device = torch.device(device)
+    with warnings.catch_warnings():  # torch ≥ 2.9 calls TorchScript deprecated; these files only exist as such
+        warnings.filterwarnings("ignore", category=FutureWarning, message=r".*torch\.jit")
+        module = load_torchscript(kind, file, device=device)
+    return Detector(kind, module, file, sha256_file(file), device)
 
 
 # ----------------------------------------------------------------------------------------------------
