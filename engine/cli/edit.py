@@ -122,6 +122,20 @@ def _run_steps(job, desc: str, quiet: bool, postfix) -> bool:
     return True
 
 
+def _project_and_save(proj, desc: str, args, postfix) -> tuple[bool, Path, object]:
+    """Run a projector with a progress bar and save its codes as OUT.npz: (finished, stem, latents).
+    Ctrl-C before the first step saves nothing."""
+    from engine.latents import save_latents
+
+    finished = _run_steps(proj, desc, args.quiet, postfix)
+    if proj.step_index == 0:
+        raise KeyboardInterrupt
+    stem = _stem(args.out)
+    latents = proj.result()
+    save_latents(stem.with_suffix(".npz"), latents)
+    return finished, stem, latents
+
+
 def _write_video(args, G, latents, stem: Path) -> Path | None:
     if args.video is None:
         return None
@@ -154,7 +168,6 @@ def _project_clip(args, G, loss) -> int:
         side_by_side,
         write_video_frames,
     )
-    from engine.latents import save_latents
 
     if args.continue_s is not None and not args.continue_s >= 0:
         raise SgvError(f"--continue must be seconds >= 0, got {args.continue_s}")
@@ -164,12 +177,9 @@ def _project_clip(args, G, loss) -> int:
     steps = args.steps or 500
     cfg = VideoProjectionConfig(num_steps=steps, initial_lr=args.lr, motion_seed=args.motion_seed, seed=args.seed)
     proj = VideoProjector(G, clip, cfg, image_loss=loss)
-    finished = _run_steps(proj, "project clip", args.quiet, lambda s: f"{loss.kind} {s.terms['image']:.4f}")
-    if proj.step_index == 0:
-        raise KeyboardInterrupt
-    stem = _stem(args.out)
-    latents = proj.result()
-    save_latents(stem.with_suffix(".npz"), latents)
+    finished, stem, latents = _project_and_save(
+        proj, "project clip", args, lambda s: f"{loss.kind} {s.terms['image']:.4f}"
+    )
     recon = Path(stem.with_suffix(".mp4") if args.video in (None, True) else args.video)
     fitted_fps = clip.fps * clip.num_frames / (clip.indices[-1] + 1)  # subsampled clips play in their real time
     write_video_frames(recon, side_by_side(clip.frames, proj.reconstruction(latents)), fitted_fps)
@@ -191,7 +201,6 @@ def _project_clip(args, G, loss) -> int:
 def cmd_project(args) -> int:
     from engine.edit.losses import make_image_loss
     from engine.edit.projection import ProjectionConfig, Projector
-    from engine.latents import save_latents
     from engine.media import write_image
 
     if args.steps is not None and args.steps < 1:
@@ -210,12 +219,7 @@ def cmd_project(args) -> int:
     args.steps = args.steps or 1000
     cfg = ProjectionConfig(num_steps=args.steps, initial_lr=args.lr, fit=args.fit, seed=args.seed)
     proj = Projector(G, args.image, motion=args.motion_seed, config=cfg, image_loss=loss)
-    finished = _run_steps(proj, "project", args.quiet, lambda s: f"loss {s.loss:.4f}")
-    if proj.step_index == 0:
-        raise KeyboardInterrupt
-    stem = _stem(args.out)
-    latents = proj.result()
-    save_latents(stem.with_suffix(".npz"), latents)
+    finished, stem, latents = _project_and_save(proj, "project", args, lambda s: f"loss {s.loss:.4f}")
     write_image(stem.with_suffix(".png"), proj.reconstruction())
     write_image(stem.parent / f"{stem.name}-target.png", proj.target_uint8)
     state = "stopped early" if not finished else "done"
