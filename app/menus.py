@@ -140,6 +140,9 @@ def draw_dialogs(app) -> None:
     chosen = app.model_dialog.draw()
     if chosen:
         app.open_model(chosen)
+    chosen = app.sr_dialog.draw()  # Model panel > Open SR level...
+    if chosen:
+        app.open_sr(chosen)
     chosen = app.session_open_dialog.draw()
     if chosen:
         app.load_session(chosen)
