@@ -21,6 +21,10 @@ studio: $(STAMP)
 	else \
 		echo "make studio: no display; rendering the bundled model headless to out/studio-demo.mp4"; \
 		$(BIN)/sgv generate --seeds 0-3 --motion-seed 0-1 --grid --duration 4 --out out/studio-demo.mp4; \
+		if [ -f assets/models/default-sr.safetensors ]; then \
+			echo "make studio: and through the bundled SR level (cascade, 128²) to out/studio-demo-sr.mp4"; \
+			$(BIN)/sgv generate --seeds 0 --duration 4 --out out/studio-demo-sr.mp4; \
+		fi; \
 	fi
 
 test: $(STAMP)
