@@ -34,7 +34,9 @@ def shot(ctx, h):
         capture(ctx, full)
         window = ctx.get_window_by_ref("//Viewport")
         x0, y0 = int(window.pos.x), int(window.pos.y)
-        x1, y1 = x0 + int(window.size.x), y0 + int(window.size.y)
+        viewport = next(p for p in app.panels if p.name == "Viewport")
+        bottom = max(r[3] for r in viewport.pane_rects) + 8  # no empty window below the pictures
+        x1, y1 = x0 + int(window.size.x), min(y0 + int(window.size.y), int(bottom))
         Image.open(full).convert("RGB").crop((x0, y0, x1, y1)).save(os.path.abspath(OUT), optimize=True)
     h.record(
         "shot", path=os.path.abspath(OUT), panes=list(next(p for p in app.panels if p.name == "Viewport").panes_shown)
