@@ -20,7 +20,6 @@ import contextlib
 import math
 import os
 import re
-import secrets
 import struct
 import subprocess
 import sys
@@ -36,6 +35,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from engine.errors import SgvError
+from engine.fileio import atomic_path  # temp file keeps the real suffix: ffmpeg and Pillow see the format
 from engine.suffixes import PICTURE_EXTS, VIDEO_EXTS
 
 MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 2, 16384
@@ -121,39 +121,6 @@ def _quality_args(codec: str, quality: float, crf: int | None, path: Path) -> li
         # libvpx/aom only honour -crf as constant quality when the target bitrate is 0.
         return ["-crf", str(crf if crf is not None else int(loss * 63)), "-b:v", "0"]
     return ["-qscale:v", str(int(loss * 30) + 1)]
-
-
-# ----------------------------------------------------------------------------------------------------
-# Atomic replacement
-
-
-@contextlib.contextmanager
-def _atomic_target(path: Path) -> Iterator[Path]:
-    """Yield a temp path next to `path` (`.out.mp4.tmp-<pid>-<rand>.mp4`); it replaces `path` if the block ends
-    normally and is deleted on any exception, so a previous file at `path` survives every failure.
-
-    Same folder, so os.replace is an atomic rename; the real suffix last, so ffmpeg and Pillow see the format.
-    Created with mode 0o666 minus the umask (tempfile.mkstemp would make user-visible outputs 0o600).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(3)}{path.suffix}")
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-    try:
-        yield tmp
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())  # data on disk before the rename makes it visible
-        os.replace(tmp, path)
-        if os.name == "posix":
-            with contextlib.suppress(OSError):  # some filesystems refuse directory fsync; the rename still holds
-                fd = os.open(path.parent, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -247,7 +214,7 @@ class VideoWriter:
             return
         self._atomic = contextlib.ExitStack()
         try:
-            self._tmp = self._atomic.enter_context(_atomic_target(self.path))
+            self._tmp = self._atomic.enter_context(atomic_path(self.path))
         except OSError as e:
             self._atomic = None
             raise MediaError(f"{self.path}: cannot write here ({e.strerror or e})") from None
@@ -343,7 +310,7 @@ class VideoWriter:
         if self._atomic is not None:
             atomic, self._atomic = self._atomic, None
             err = exc if isinstance(exc, BaseException) else MediaError(f"{self.path}: aborted")
-            # Handing the exception to _atomic_target makes it delete the temp file instead of committing it.
+            # Handing the exception to atomic_path makes it delete the temp file instead of committing it.
             with contextlib.suppress(BaseException):
                 atomic.__exit__(type(err), err, err.__traceback__)
         self._closed = True
@@ -653,7 +620,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray, jpg_quality: int = 9
     image = Image.fromarray(np.ascontiguousarray(arr))
     options = {"quality": int(jpg_quality)} if fmt == "JPEG" else {}
     try:
-        with _atomic_target(path) as tmp:
+        with atomic_path(path) as tmp:
             image.save(tmp, format=fmt, **options)
     except OSError as e:
         raise MediaError(f"{path}: cannot write image ({e.strerror or e})") from None
