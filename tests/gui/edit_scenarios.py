@@ -11,11 +11,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from imgui_bundle import imgui
+
+sys.path.insert(0, str(Path(__file__).parent))  # the app loads this file by path; share the scenario helpers
+from scenario_helpers import frame_matches  # noqa: E402
 
 TMP = Path(os.environ.get("SGV_TEST_TMP", "/tmp"))
 SHOTS = os.environ.get("SGV_TEST_SCREENSHOTS")
@@ -23,14 +27,6 @@ SHOTS = os.environ.get("SGV_TEST_SCREENSHOTS")
 
 def panel(app, name):
     return next(p for p in app.panels if p.name == name)
-
-
-def frame_matches(app) -> bool:
-    fr, s = app.view.frame, app.state
-    if fr is None:
-        return False
-    r = fr.request
-    return r.t == s.timeline.t and r.content == s.content and r.motion == s.motion
 
 
 def codes(app) -> np.ndarray | None:

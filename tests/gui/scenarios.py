@@ -11,6 +11,7 @@ Environment: SGV_TEST_TMP (a folder for files), SGV_TEST_SLOW=1 (renderer slowed
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -19,17 +20,11 @@ from imgui_bundle import imgui
 
 from app.state import Content, Motion
 
+sys.path.insert(0, str(Path(__file__).parent))  # the app loads this file by path; share the scenario helpers
+from scenario_helpers import frame_matches  # noqa: E402
+
 TMP = Path(os.environ.get("SGV_TEST_TMP", "/tmp"))
 SLOW = os.environ.get("SGV_TEST_SLOW") == "1"
-
-
-def frame_matches(app) -> bool:
-    """The shown frame answers the current request (t, content and motion)."""
-    fr, s = app.view.frame, app.state
-    if fr is None:
-        return False
-    r = fr.request
-    return r.t == s.timeline.t and r.content == s.content and r.motion == s.motion
 
 
 def jump(ctx, h, t) -> np.ndarray:

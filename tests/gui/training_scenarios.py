@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))  # the app loads this file by path; share the scenario helpers
+from scenario_helpers import frame_matches  # noqa: E402
 
 TMP = Path(os.environ.get("SGV_TEST_TMP", "/tmp"))
 SHOTS = os.environ.get("SGV_TEST_SCREENSHOTS")
@@ -23,14 +27,6 @@ RUN_TIMEOUT_S = 90  # a training process start (torch import, data, model) takes
 
 def panel(app):
     return next(p for p in app.panels if p.name == "Training")
-
-
-def frame_matches(app) -> bool:
-    fr, s = app.view.frame, app.state
-    if fr is None:
-        return False
-    r = fr.request
-    return r.t == s.timeline.t and r.content == s.content and r.motion == s.motion
 
 
 def screenshot(ctx, name: str) -> str | None:
