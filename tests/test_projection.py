@@ -8,7 +8,8 @@ from PIL import Image
 
 from engine.edit import losses
 from engine.edit.images import as_rgb8, fit_square, psnr
-from engine.edit.projection import ProjectionConfig, Projector, learning_rate
+from engine.edit.projection import ProjectionConfig, Projector
+from engine.edit.schedule import learning_rate
 from engine.errors import SgvError
 from engine.latents import from_seed
 from engine.media import MediaError, tensor_to_uint8

@@ -24,7 +24,8 @@ import torch
 
 from engine.edit.clip_model import ClipModel
 from engine.edit.losses import ImageLoss
-from engine.edit.projection import StepState, _uint8, learning_rate, model_fingerprint
+from engine.edit.projection import StepState, _uint8, model_fingerprint
+from engine.edit.schedule import StepLoop
 from engine.errors import SgvError
 from engine.latents import Latents, check_model
 from engine.motion_codes import MotionCodes
@@ -57,7 +58,7 @@ class EditConfig:
             raise SgvError("motions_per_step must be at least 1")
 
 
-class ClipEditor:
+class ClipEditor(StepLoop):
     def __init__(
         self,
         G,
@@ -99,10 +100,6 @@ class ClipEditor:
         self.clip_losses: list[float] = []
         self.state: StepState | None = None
 
-    @property
-    def done(self) -> bool:
-        return self.step_index >= self.config.num_steps
-
     def distance(self) -> float:
         """‖w − w_start‖₂ over all W+ rows."""
         return float((self.w.detach() - self.w_start).norm())
@@ -111,9 +108,7 @@ class ClipEditor:
         if self.done:
             raise RuntimeError("edit already finished")
         cfg, G = self.config, self.G
-        lr = learning_rate(self.step_index / cfg.num_steps, cfg.lr, cfg.lr_rampup_length, cfg.lr_rampdown_length)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        lr = self.ramp_lr(cfg.lr)
         k = cfg.motions_per_step
         seeds = self.rng.integers(0, 2**62, size=k)
         motions = [MotionCodes(seed=int(s)) for s in seeds]
@@ -131,21 +126,15 @@ class ClipEditor:
             keep = self.image_loss(x * self.mask, x0 * self.mask).mean()
             loss = loss + cfg.mask_lambda * keep
             terms["mask"] = float(keep.detach())
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            raise SgvError(f"edit '{self.prompt}' diverged at step {self.step_index + 1} (loss {value})")
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        value = self.finite(loss, f"edit '{self.prompt}'")
+        self.descend(loss, value)
         if cfg.max_distance is not None:
             with torch.no_grad():
                 delta = self.w - self.w_start
                 norm = float(delta.norm())
                 if norm > cfg.max_distance:
                     self.w.copy_(self.w_start + delta * (cfg.max_distance / norm))
-        self.step_index += 1
         self.best_loss = min(self.best_loss, value)
-        self.losses.append(value)
         self.clip_losses.append(terms["clip"])
         terms["distance"] = self.distance()
         preview = None
@@ -153,19 +142,6 @@ class ClipEditor:
             preview = self.preview()
         self.state = StepState(self.step_index, cfg.num_steps, value, self.best_loss, lr, preview, terms)
         return self.state
-
-    def __iter__(self):
-        while not self.done:
-            yield self.step()
-
-    def run(self, progress=None, should_stop=None) -> Latents:
-        while not self.done:
-            if should_stop is not None and should_stop():
-                break
-            state = self.step()
-            if progress is not None:
-                progress(state)
-        return self.result()
 
     @torch.no_grad()
     def preview(self) -> np.ndarray:

@@ -27,6 +27,7 @@ import torch
 
 from engine.edit.images import as_rgb8, fit_square, psnr, to_tensor
 from engine.edit.losses import ImageLoss, make_image_loss
+from engine.edit.schedule import StepLoop, noise_scale
 from engine.errors import SgvError
 from engine.latents import Latents
 from engine.motion_codes import MotionCodes
@@ -66,14 +67,6 @@ class ProjectionConfig:
             raise SgvError(f"animate_t_max must be a time >= 0, got {self.animate_t_max}")
 
 
-def learning_rate(progress: float, initial_lr: float, rampup: float = 0.05, rampdown: float = 0.25) -> float:
-    """StyleGAN2-ADA / StyleCLIP schedule at progress ∈ [0, 1]: linear warm-up, cosine ramp-down."""
-    ramp = min(1.0, (1.0 - progress) / rampdown) if rampdown > 0 else 1.0
-    ramp = 0.5 - 0.5 * math.cos(ramp * math.pi)
-    ramp *= min(1.0, progress / rampup) if rampup > 0 else 1.0
-    return initial_lr * ramp
-
-
 @dataclass(frozen=True)
 class StepState:
     """What one optimisation step reports (projection and editing share it)."""
@@ -110,7 +103,7 @@ def w_stats(G, num_samples: int = 10_000, seed: int = 123, c: torch.Tensor | Non
     return w_avg.float(), w_std
 
 
-class Projector:
+class Projector(StepLoop):
     """Projects one image into W+ codes of `G` at time `config.t` with a fixed motion. See the module doc."""
 
     def __init__(
@@ -150,20 +143,13 @@ class Projector:
         self.losses: list[float] = []
         self.state: StepState | None = None
 
-    @property
-    def done(self) -> bool:
-        return self.step_index >= self.config.num_steps
-
     def step(self) -> StepState:
         if self.done:
             raise RuntimeError("projection already finished")
         cfg = self.config
-        progress = self.step_index / cfg.num_steps
-        noise_scale = self.w_std * cfg.initial_noise_factor * max(0.0, 1.0 - progress / cfg.noise_ramp_length) ** 2
-        lr = learning_rate(progress, cfg.initial_lr, cfg.lr_rampup_length, cfg.lr_rampdown_length)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        noise = torch.randn(self.w_opt.shape, generator=self.noise_gen, device=self.device) * noise_scale
+        sigma = noise_scale(self.progress, self.w_std, cfg.initial_noise_factor, cfg.noise_ramp_length)
+        lr = self.ramp_lr(cfg.initial_lr)
+        noise = torch.randn(self.w_opt.shape, generator=self.noise_gen, device=self.device) * sigma
         ws = self.w_opt + noise
         v, k = self.v, cfg.motions_per_step if cfg.animate_weight > 0 else 0
         if k:  # the same codes under k other motions at other times: the photo must survive being animated
@@ -184,16 +170,10 @@ class Projector:
             prior = self.w_prior()
             loss = loss + cfg.w_prior_lambda * prior
             terms["w_prior"] = float(prior.detach())
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            raise SgvError(f"{self.source}: projection diverged at step {self.step_index + 1} (loss {value})")
+        value = self.finite(loss, f"{self.source}: projection")
         if value < self.best_loss:  # the codes this loss belongs to (noise is 0 for the last 25 % of steps)
             self.best_loss, self.best_ws = value, self.w_opt.detach().clone()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.step_index += 1
-        self.losses.append(value)
+        self.descend(loss, value)
         preview = _uint8(x.detach())
         self.state = StepState(self.step_index, cfg.num_steps, value, self.best_loss, lr, preview, terms)
         return self.state
@@ -206,20 +186,6 @@ class Projector:
         spread = (w - w.mean(dim=1, keepdim=True)).square().sum(-1).mean() / self.w_std**2
         radius = (w - self.w_avg).square().sum(-1) / self.w_std**2  # [1, L]
         return spread + torch.relu(radius - 1.0).mean()
-
-    def __iter__(self):
-        while not self.done:
-            yield self.step()
-
-    def run(self, progress=None, should_stop=None) -> Latents:
-        """All remaining steps; `progress(state)` after each, `should_stop()` polled between steps."""
-        while not self.done:
-            if should_stop is not None and should_stop():
-                break
-            state = self.step()
-            if progress is not None:
-                progress(state)
-        return self.result()
 
     def result(self) -> Latents:
         """The lowest-loss codes so far with the projection's motion (valid after any number of steps)."""

@@ -32,7 +32,8 @@ import torch
 from engine.edit.images import fit_square, psnr, to_tensor
 from engine.edit.losses import ImageLoss, make_image_loss
 from engine.edit.motion_stats import frame_change  # noqa: F401  (re-exported: boundary checks use it)
-from engine.edit.projection import StepState, learning_rate, model_fingerprint, w_stats
+from engine.edit.projection import StepState, model_fingerprint, w_stats
+from engine.edit.schedule import StepLoop, noise_scale
 from engine.errors import SgvError
 from engine.latents import Latents
 from engine.motion_codes import MotionCodes
@@ -238,7 +239,7 @@ def anchor_spread(G, num_seeds: int = 64, anchors: int = 4, c: torch.Tensor | No
     return u.std(dim=0).clamp_min(1e-8)
 
 
-class VideoProjector:
+class VideoProjector(StepLoop):
     """Fits content + anchor codes to a clip. See the module doc."""
 
     def __init__(
@@ -312,22 +313,15 @@ class VideoProjector:
         v = self.enc.time_encoder(t.to(chain.device), chain[left], chain[left + 1], self.delta_z)
         return v.unsqueeze(0).to(self.device)
 
-    @property
-    def done(self) -> bool:
-        return self.step_index >= self.config.num_steps
-
     def step(self) -> StepState:
         if self.done:
             raise RuntimeError("projection already finished")
         cfg = self.config
-        progress = self.step_index / cfg.num_steps
-        ramp = learning_rate(progress, 1.0, cfg.lr_rampup_length, cfg.lr_rampdown_length)
-        self.optimizer.param_groups[0]["lr"] = cfg.initial_lr * ramp
-        self.optimizer.param_groups[1]["lr"] = cfg.motion_lr * ramp
-        noise_scale = self.w_std * cfg.initial_noise_factor * max(0.0, 1.0 - progress / cfg.noise_ramp_length) ** 2
+        lr = self.ramp_lr(cfg.initial_lr, cfg.motion_lr)
+        sigma = noise_scale(self.progress, self.w_std, cfg.initial_noise_factor, cfg.noise_ramp_length)
         n = self.clip.num_frames
         idx = np.sort(self.rng.choice(n, size=min(cfg.frames_per_step, n), replace=False))
-        ws = self.w_opt + torch.randn(self.w_opt.shape, generator=self.gen, device=self.device) * noise_scale
+        ws = self.w_opt + torch.randn(self.w_opt.shape, generator=self.gen, device=self.device) * sigma
         chain = self.anchors()
         v = self.motion_codes(self.times[idx], chain)
         x = self.G.synthesis(ws, v)[0]  # [B, 3, R, R]
@@ -339,14 +333,8 @@ class VideoProjector:
         diffs = (chain[1:] - chain[:-1]) - (self.u_prior[1:] - self.u_prior[:-1])
         smooth = (diffs / self.sigma_u).square().sum(1).mean() / V
         loss = image + cfg.prior_lambda * prior.float() + cfg.smooth_lambda * smooth.float()
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            raise SgvError(f"{self.clip.source}: projection diverged at step {self.step_index + 1} (loss {value})")
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.step_index += 1
-        self.losses.append(value)
+        value = self.finite(loss, f"{self.clip.source}: projection")
+        self.descend(loss, value)
         self.image_losses.append(float(image.detach()))
         k = int(idx[0])
         from engine.media import tensor_to_uint8
@@ -359,22 +347,8 @@ class VideoProjector:
             "frame": k,
         }
         best = min(self.image_losses)
-        lr = self.optimizer.param_groups[0]["lr"]
         self.state = StepState(self.step_index, cfg.num_steps, value, best, lr, preview, terms)
         return self.state
-
-    def __iter__(self):
-        while not self.done:
-            yield self.step()
-
-    def run(self, progress=None, should_stop=None) -> Latents:
-        while not self.done:
-            if should_stop is not None and should_stop():
-                break
-            state = self.step()
-            if progress is not None:
-                progress(state)
-        return self.result()
 
     # -- results ---------------------------------------------------------------------------------------------
     def fitted_motion(self) -> MotionCodes:
