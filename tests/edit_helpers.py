@@ -20,6 +20,20 @@ VGG_CONVS = {
 }  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def empty_weights_cache(tmp_path, monkeypatch):
+    """No hub weights for the CLI tests: every lookup misses, so the labelled fallbacks and messages show."""
+    monkeypatch.setenv("SGV_WEIGHTS_DIR", str(tmp_path / "weights-cache"))
+
+
+def sgv(capsys, *args):
+    """`sgv ARGS...` in-process: (exit code, what it wrote to stderr)."""
+    from engine.cli import main
+
+    rc = main([str(a) for a in args])
+    return rc, capsys.readouterr().err
+
+
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """Tiny models gain nothing from a second thread, and on a shared 2-core machine OpenMP's spinning makes

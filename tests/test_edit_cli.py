@@ -6,7 +6,13 @@ import sys
 import numpy as np
 import pytest
 import torch
-from edit_helpers import one_thread, random_vgg_file, tiny_clip_files  # noqa: F401  (one_thread: autouse fixture)
+from edit_helpers import (  # noqa: F401  (empty_weights_cache, one_thread: autouse fixtures)
+    empty_weights_cache,
+    one_thread,
+    random_vgg_file,
+    sgv,
+    tiny_clip_files,
+)
 from PIL import Image
 
 import engine
@@ -14,11 +20,6 @@ from engine.cli import main
 from engine.edit.projection import Projector
 from engine.latents import load_latents
 from engine.media import probe_video, read_image
-
-
-@pytest.fixture(autouse=True)
-def empty_weights_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("SGV_WEIGHTS_DIR", str(tmp_path / "weights-cache"))
 
 
 @pytest.fixture(scope="module")
@@ -39,29 +40,19 @@ def clip_files(tmp_path_factory):
     return cfg, ckpt
 
 
-def run(capsys, *args):
-    rc = main([str(a) for a in args])
-    return rc, capsys.readouterr().err
+def project(capsys, model, image, out, *args):
+    """`sgv project --ckpt MODEL --image IMAGE --out OUT --quiet ARGS...`: (exit code, stderr)."""
+    return sgv(capsys, "project", "--ckpt", model, "--image", image, "--out", out, "--quiet", *args)
+
+
+def edit(capsys, model, out, *args):
+    """`sgv edit --ckpt MODEL --out OUT --quiet ARGS...`: (exit code, stderr)."""
+    return sgv(capsys, "edit", "--ckpt", model, "--out", out, "--quiet", *args)
 
 
 def test_project_writes_latents_images_and_video(tiny_model_file, photo_rgba, tmp_path, capsys):
     out = tmp_path / "out" / "p"
-    rc, err = run(
-        capsys,
-        "project",
-        "--ckpt",
-        tiny_model_file,
-        "--image",
-        photo_rgba,
-        "--out",
-        out,
-        "--steps",
-        30,
-        "--video",
-        "--duration",
-        1,
-        "--quiet",
-    )
+    rc, err = project(capsys, tiny_model_file, photo_rgba, out, "--steps", 30, "--video", "--duration", 1)
     assert rc == 0, err
     assert "LPIPS unavailable" in err and "sgv weights fetch vgg16" in err and "pixel (fallback" in err
     assert "PSNR" in err
@@ -78,39 +69,11 @@ def test_project_writes_latents_images_and_video(tiny_model_file, photo_rgba, tm
 
 
 def test_project_lpips_explicit(tiny_model_file, photo_rgba, tmp_path, capsys):
-    rc, err = run(
-        capsys,
-        "project",
-        "--ckpt",
-        tiny_model_file,
-        "--image",
-        photo_rgba,
-        "--out",
-        tmp_path / "q",
-        "--loss",
-        "lpips",
-        "--steps",
-        2,
-        "--quiet",
-    )
+    rc, err = project(capsys, tiny_model_file, photo_rgba, tmp_path / "q", "--loss", "lpips", "--steps", 2)
     assert rc == 2 and err.count("\n") == 1 and "sgv weights fetch vgg16" in err
     vgg = random_vgg_file(tmp_path / "vgg.pth")
-    rc, err = run(
-        capsys,
-        "project",
-        "--ckpt",
-        tiny_model_file,
-        "--image",
-        photo_rgba,
-        "--out",
-        tmp_path / "q",
-        "--vgg16",
-        vgg,
-        "--steps",
-        3,
-        "--quiet",
-        "--motion-seed",
-        4,
+    rc, err = project(
+        capsys, tiny_model_file, photo_rgba, tmp_path / "q", "--vgg16", vgg, "--steps", 3, "--motion-seed", 4
     )
     assert rc == 0, err
     lat = load_latents(tmp_path / "q.npz")
@@ -121,21 +84,7 @@ def test_project_bad_inputs_are_one_line(tiny_model_file, tmp_path, capsys):
     (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
     Image.new("RGB", (1, 1)).save(tmp_path / "dot.png")
     for image in (tmp_path / "bad.jpg", tmp_path / "dot.png", tmp_path / "none.png"):
-        rc, err = run(
-            capsys,
-            "project",
-            "--ckpt",
-            tiny_model_file,
-            "--image",
-            image,
-            "--out",
-            tmp_path / "x",
-            "--steps",
-            2,
-            "--quiet",
-            "--loss",
-            "pixel",
-        )
+        rc, err = project(capsys, tiny_model_file, image, tmp_path / "x", "--steps", 2, "--loss", "pixel")
         assert rc == 2 and err.startswith(f"sgv: {image}") and err.count("\n") == 1, err
     assert not (tmp_path / "x.npz").exists()
 
@@ -149,22 +98,7 @@ def test_project_ctrl_c_keeps_the_best_so_far(tiny_model_file, photo_rgba, tmp_p
         return real_step(self)
 
     monkeypatch.setattr(Projector, "step", step)
-    rc, err = run(
-        capsys,
-        "project",
-        "--ckpt",
-        tiny_model_file,
-        "--image",
-        photo_rgba,
-        "--out",
-        tmp_path / "c",
-        "--steps",
-        50,
-        "--loss",
-        "pixel",
-        "--quiet",
-        "--video",
-    )
+    rc, err = project(capsys, tiny_model_file, photo_rgba, tmp_path / "c", "--steps", 50, "--loss", "pixel", "--video")
     assert rc == 130 and "stopped early after 3/50" in err
     assert load_latents(tmp_path / "c.npz").provenance["steps"] == 3
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["c-target.png", "c.npz", "c.png"]
@@ -173,35 +107,11 @@ def test_project_ctrl_c_keeps_the_best_so_far(tiny_model_file, photo_rgba, tmp_p
 def test_edit_prompt_direction_and_errors(tiny_model_file, clip_files, tmp_path, capsys):
     cfg, ckpt = clip_files
     G = engine.load_generator(tiny_model_file, device="cpu")
-    rc, err = run(
-        capsys,
-        "edit",
-        "--ckpt",
-        tiny_model_file,
-        "--seed",
-        3,
-        "--motion-seed",
-        6,
-        "--prompt",
-        "a red cat",
-        "--out",
-        tmp_path / "e",
-        "--steps",
-        12,
-        "--max-dist",
-        3,
-        "--clip-model",
-        cfg,
-        "--clip-pretrained",
-        ckpt,
-        "--save-direction",
-        tmp_path / "d.npz",
-        "--quiet",
-        "--video",
-        tmp_path / "e-video.mp4",
-        "--duration",
-        0.5,
-    )
+    rc, err = edit(
+        capsys, tiny_model_file, tmp_path / "e", "--seed", 3, "--motion-seed", 6, "--prompt", "a red cat",
+        "--steps", 12, "--max-dist", 3, "--clip-model", cfg, "--clip-pretrained", ckpt,
+        "--save-direction", tmp_path / "d.npz", "--video", tmp_path / "e-video.mp4", "--duration", 0.5,
+    )  # fmt: skip
     assert rc == 0, err
     assert "CLIP loss" in err
     edited = load_latents(tmp_path / "e.npz", G)
@@ -211,40 +121,17 @@ def test_edit_prompt_direction_and_errors(tiny_model_file, clip_files, tmp_path,
     assert read_image(tmp_path / "e.png").shape == (32, 66, 3)  # before | after
     assert probe_video(tmp_path / "e-video.mp4")["frames"] == 12
 
-    rc, err = run(
-        capsys,
-        "edit",
-        "--ckpt",
-        tiny_model_file,
-        "--latents",
-        tmp_path / "e.npz",
-        "--direction",
-        tmp_path / "d.npz",
-        "--strength",
-        -1,
-        "--out",
-        tmp_path / "back",
-        "--quiet",
-    )
+    rc, err = edit(
+        capsys, tiny_model_file, tmp_path / "back", "--latents", tmp_path / "e.npz", "--direction", tmp_path / "d.npz",
+        "--strength", -1,
+    )  # fmt: skip
     assert rc == 0, err
     back = load_latents(tmp_path / "back.npz")
     assert torch.allclose(back.ws, start.ws, atol=1e-5) and back.motion.seed == 6
 
     other = tmp_path / "other.safetensors"
     engine.save_generator(engine.build_generator("tiny", seed=9), other)
-    rc, err = run(
-        capsys,
-        "edit",
-        "--ckpt",
-        other,
-        "--latents",
-        tmp_path / "e.npz",
-        "--direction",
-        tmp_path / "d.npz",
-        "--out",
-        tmp_path / "o",
-        "--quiet",
-    )
+    rc, err = edit(capsys, other, tmp_path / "o", "--latents", tmp_path / "e.npz", "--direction", tmp_path / "d.npz")
     assert rc == 0 and "warning:" in err and "results will differ" in err
 
     for args, message in [
@@ -256,7 +143,7 @@ def test_edit_prompt_direction_and_errors(tiny_model_file, clip_files, tmp_path,
         ),
         (["--seed", 1, "--prompt", "x"], "sgv weights fetch clip-vit-b-32-openai"),
     ]:
-        rc, err = run(capsys, "edit", "--ckpt", tiny_model_file, *args, "--out", tmp_path / "z", "--quiet")
+        rc, err = edit(capsys, tiny_model_file, tmp_path / "z", *args)
         assert rc == 2 and message in err and err.count("\n") == 1, err
 
 

@@ -5,18 +5,12 @@ import subprocess
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from edit_helpers import one_thread  # noqa: F401  (autouse fixture)
+from edit_helpers import empty_weights_cache, one_thread, sgv  # noqa: F401  (autouse fixtures)
 
 import engine
-from engine.cli import main
 from engine.edit.video_projection import render_times, write_video_frames
 from engine.latents import from_seed, load_latents
 from engine.media import probe_video, read_video
-
-
-@pytest.fixture(autouse=True)
-def empty_weights_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("SGV_WEIGHTS_DIR", str(tmp_path / "weights-cache"))
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +21,9 @@ def clip_file(tmp_path_factory, tiny_model_file):
     return write_video_frames(tmp_path_factory.mktemp("clip") / "clip.mp4", frames, 25.0)
 
 
-def run(capsys, *args):
-    rc = main([str(a) for a in args])
-    return rc, capsys.readouterr().err
-
-
 def test_project_clip_writes_latents_reconstruction_and_continuation(tiny_model_file, clip_file, tmp_path, capsys):
     out = tmp_path / "out" / "c"
-    rc, err = run(
+    rc, err = sgv(
         capsys, "project", "--ckpt", tiny_model_file, "--clip", clip_file, "--start", "0.2", "--frames", "32",
         "--out", out, "--steps", "20", "--continue", "1", "--quiet", "--device", "cpu",
     )  # fmt: skip
@@ -52,7 +41,7 @@ def test_project_clip_writes_latents_reconstruction_and_continuation(tiny_model_
     assert cont["frames"] == 32 + 25 and cont["fps"] == pytest.approx(25.0)
     # Rendered again from the file: the fit half of the reconstruction.
     again = tmp_path / "again.mp4"
-    rc, err = run(capsys, "generate", "--ckpt", tiny_model_file, "--latents", out.with_suffix(".npz"), "--out", again,
+    rc, err = sgv(capsys, "generate", "--ckpt", tiny_model_file, "--latents", out.with_suffix(".npz"), "--out", again,
                   "--frames", "32", "--quiet", "--device", "cpu")  # fmt: skip
     assert rc == 0, err
     a, _ = read_video(again)
@@ -67,11 +56,11 @@ def test_generate_latents_of_a_seed_equals_seed(tiny_model_file, tmp_path, capsy
     G = engine.load_generator(tiny_model_file)
     save_latents(tmp_path / "s.npz", from_seed(G, 4, motion=2))
     for name, extra in [("lat.mp4", ["--latents", tmp_path / "s.npz"]), ("seed.mp4", ["--seeds", 4])]:
-        rc, err = run(capsys, "generate", "--ckpt", tiny_model_file, *extra, "--motion-seed", 2, "--frames", 8,
+        rc, err = sgv(capsys, "generate", "--ckpt", tiny_model_file, *extra, "--motion-seed", 2, "--frames", 8,
                       "--out", tmp_path / name, "--quiet", "--device", "cpu")  # fmt: skip
         assert rc == 0, err
     assert np.array_equal(read_video(tmp_path / "lat.mp4")[0], read_video(tmp_path / "seed.mp4")[0])
-    rc, err = run(capsys, "generate", "--ckpt", tiny_model_file, "--latents", tmp_path / "nope.npz",
+    rc, err = sgv(capsys, "generate", "--ckpt", tiny_model_file, "--latents", tmp_path / "nope.npz",
                   "--out", tmp_path / "x.mp4", "--quiet")  # fmt: skip
     assert rc == 2 and err.strip().splitlines()[-1] == f"sgv: {tmp_path / 'nope.npz'}: no such latents file"
 
@@ -93,7 +82,7 @@ def test_bad_clips_are_one_line(tiny_model_file, clip_file, tmp_path, capsys):
         (["--image", clip_file, "--continue", "2"], "go with --clip"),
     ]
     for extra, words in cases:
-        rc, err = run(capsys, "project", "--ckpt", tiny_model_file, *extra, "--out", tmp_path / "o", "--loss",
+        rc, err = sgv(capsys, "project", "--ckpt", tiny_model_file, *extra, "--out", tmp_path / "o", "--loss",
                       "pixel", "--quiet", "--device", "cpu")  # fmt: skip
         lines = [ln for ln in err.strip().splitlines() if not ln.startswith("sgv: note:")]
         assert rc == 2 and len(lines) == 1 and words in lines[0] and "Traceback" not in err, (extra, err)
