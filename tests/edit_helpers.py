@@ -1,10 +1,14 @@
 """Shared pieces of the projection / editing tests (also for the app's Project and Edit panel tests)."""
 
 import json
+import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+
+from app.jobs import JobManager
 
 # A tiny open_clip CLIP (1.6 M parameters, mostly the 49408-token embedding CLIP's tokenizer needs).
 TINY_CLIP = {
@@ -42,6 +46,27 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def run_job(body, on_progress=None, wait_s: float = 180.0):
+    """Runs an app job body (app/edit_jobs.py) on a JobManager thread; `on_progress(job)` while it runs."""
+    job = JobManager().submit("test", body, "test")
+    t0 = time.perf_counter()
+    while not job.finished:
+        if on_progress is not None:
+            on_progress(job)
+        time.sleep(0.01)
+        assert time.perf_counter() - t0 < wait_s, "job did not finish"
+    return job
+
+
+def fake_frame(state, fingerprint: str):
+    """What a panel's draw gets, without a window: the app state, a viewer model with `fingerprint`, and
+    notifications collected in `.notes`."""
+    notes = []
+    actions = SimpleNamespace(notify=lambda msg, error=False: notes.append((msg, error)))
+    view = SimpleNamespace(model=SimpleNamespace(fingerprint=fingerprint))
+    return SimpleNamespace(state=state, view=view, actions=actions, notes=notes, now=0.0)
 
 
 def photo(w: int = 97, h: int = 61) -> np.ndarray:

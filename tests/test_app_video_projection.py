@@ -3,15 +3,12 @@ and fitted motion together (one undo step, the loop spans the clip), drops, and 
 
 from __future__ import annotations
 
-import time
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
-from edit_helpers import one_thread  # noqa: F401  (autouse fixture)
+from edit_helpers import fake_frame, one_thread, run_job  # noqa: F401  (one_thread: autouse fixture)
 
 from app.edit_jobs import ProjectionResult, ProjectSpec, StepInfo, Stop, VideoProjectionResult, video_projection_job
-from app.jobs import JobManager, JobState
+from app.jobs import JobState
 from app.renderer import EngineBackend
 from app.state import AppState, Content, Motion
 from app.widgets.project import ProjectPanel
@@ -28,24 +25,6 @@ def clip_mp4(tmp_path_factory, backend):
     """36 frames the app renders for content seed 5 under motion seed 3 (t = 0..35), as a 25 fps mp4."""
     frames = backend.render(Content.from_seed(5), Motion(3), [float(t) for t in range(36)], "fp32")
     return write_video_frames(tmp_path_factory.mktemp("clip") / "clip.mp4", np.asarray(frames), 25.0)
-
-
-def run_job(body, on_progress=None, wait_s=180.0):
-    job = JobManager().submit("test", body, "test")
-    t0 = time.perf_counter()
-    while not job.finished:
-        if on_progress is not None:
-            on_progress(job)
-        time.sleep(0.01)
-        assert time.perf_counter() - t0 < wait_s, "job did not finish"
-    return job
-
-
-def fake_frame(state: AppState, fingerprint: str):
-    notes = []
-    actions = SimpleNamespace(notify=lambda msg, error=False: notes.append((msg, error)))
-    view = SimpleNamespace(model=SimpleNamespace(fingerprint=fingerprint))
-    return SimpleNamespace(state=state, view=view, actions=actions, notes=notes, now=0.0)
 
 
 def test_video_projection_job_fits_and_the_app_renders_the_fit(backend, clip_mp4):

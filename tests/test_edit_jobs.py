@@ -4,14 +4,12 @@ directions, weights checks, and the panels' pure parts (accept, drops, direction
 from __future__ import annotations
 
 import ast
-import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
-from edit_helpers import one_thread, photo, tiny_clip_files  # noqa: F401  (one_thread: autouse fixture)
+from edit_helpers import fake_frame, one_thread, photo, run_job, tiny_clip_files  # noqa: F401  (one_thread: autouse)
 
 import engine
 from app.edit_jobs import (
@@ -31,7 +29,7 @@ from app.edit_jobs import (
     save_direction_entry,
     scan_directions,
 )
-from app.jobs import JobManager, JobState
+from app.jobs import JobState
 from app.renderer import EngineBackend
 from app.state import AppState, Content, Motion
 from engine.media import write_image
@@ -57,25 +55,6 @@ def frame_png(tmp_path_factory, backend):
 def clip_files(tmp_path_factory):
     cfg, ckpt, _ = tiny_clip_files(tmp_path_factory.mktemp("clip"))
     return cfg, ckpt
-
-
-def run_job(body, wait_s: float = 120.0, on_progress=None):
-    jobs = JobManager()
-    job = jobs.submit("test", body, "test")
-    t0 = time.perf_counter()
-    while not job.finished:
-        if on_progress is not None:
-            on_progress(job)
-        time.sleep(0.01)
-        assert time.perf_counter() - t0 < wait_s, "job did not finish"
-    return job
-
-
-def fake_frame(state: AppState, fingerprint: str):
-    notes = []
-    actions = SimpleNamespace(notify=lambda msg, error=False: notes.append((msg, error)))
-    view = SimpleNamespace(model=SimpleNamespace(fingerprint=fingerprint))
-    return SimpleNamespace(state=state, view=view, actions=actions, notes=notes)
 
 
 # ----------------------------------------------------------------------------------------------------
