@@ -41,11 +41,12 @@ from app.gui.file_dialog import FileDialog
 from app.gui.layout import Layout
 from app.gui.style import disabled, error_text, note_text
 from app.gui.texture import Texture
-from app.jobs import Job, JobState
+from app.jobs import Job
 from app.render_types import ThumbRequest
 from app.state import AppState, Content
 from app.widgets.base import Frame, Panel
 from app.widgets.project import dim_text, image_row, job_controls, job_outcome, loss_plot
+from app.widgets.step_jobs import StepJobs
 
 STRENGTH_RANGE = 2.0  # edit strength slider: −2 … 2 (1 = the edit as optimised, negative reverses it)
 DIRECTION_RANGE = 3.0
@@ -61,7 +62,7 @@ def directions_dir() -> Path:
     return Path(base) / "sgv-studio" / "directions"
 
 
-class EditPanel(Panel):
+class EditPanel(StepJobs, Panel):
     name = "Edit"
     dock = "RightSpace"
 
@@ -145,34 +146,25 @@ class EditPanel(Panel):
             return
         stop = Stop()
         content, motion, clips = state.content, state.motion, self.clips
-        job = f.actions.start_model_job(
+        self.start_steps(
+            f,
             f"edit '{spec.prompt}'",
             "edit",
             lambda backend: edit_job(backend, spec, codes, content.label, motion, content.c, clips, stop),
+            stop,
         )
-        if job is not None:
-            self.job, self.stop, self.live, self.losses = job, stop, None, []
+
+    def step_loss(self, info: StepInfo) -> float:
+        return info.terms.get("clip", info.loss)  # the curve follows the CLIP term, the one the edit is about
 
     def poll(self) -> None:
-        job = self.job
-        if job is None:
-            return
-        info = job.progress.preview
-        if isinstance(info, StepInfo) and info is not self.live:
-            self.live = info
-            if info.step > 0 and len(self.losses) < info.step:
-                self.losses.append(info.terms.get("clip", info.loss))
-        if job.finished and job.state == JobState.DONE and isinstance(job.result, EditResult):
-            if self.result is not job.result:
-                self.result, self.strength = job.result, 1.0
+        job = self.poll_steps()
+        if job is not None and isinstance(job.result, EditResult) and self.result is not job.result:
+            self.result, self.strength = job.result, 1.0
 
     def accept(self, f: Frame) -> bool:
         """The edit at the chosen strength becomes the current content: one undo step; the motion is kept."""
-        model = f.view.model
-        if self.result is None or model is None:
-            return False
-        if model.fingerprint != self.result.fingerprint:
-            f.actions.notify("the model changed since this edit ran; run it again", error=True)
+        if not self.result_fits(f, "the model changed since this edit ran; run it again"):
             return False
         content = self._candidate_cached(f.state)
         f.state.set_content(content, content.label)

@@ -35,6 +35,7 @@ from app.gui.style import disabled, error_text, note_text
 from app.gui.texture import Texture
 from app.jobs import Job, JobState
 from app.widgets.base import Frame, Panel
+from app.widgets.step_jobs import StepJobs
 
 STATUS_RECHECK_S = 3.0  # how often the weights-file check is repeated (the user may fetch them meanwhile)
 LOSS_TIPS = {
@@ -125,7 +126,7 @@ def loss_plot(label: str, losses: list[float] | tuple[float, ...]) -> None:
 # ----------------------------------------------------------------------------------------------------
 
 
-class ProjectPanel(Panel):
+class ProjectPanel(StepJobs, Panel):
     name = "Project"
     dock = "RightSpace"
 
@@ -191,37 +192,22 @@ class ProjectPanel(Panel):
         stop = Stop()
         motion, c = state.motion, state.content.c
         body = video_projection_job if spec.is_video else projection_job
-        job = f.actions.start_model_job(
-            f"project {Path(spec.image).name}",
-            "project",
-            lambda backend: body(backend, spec, motion, c, stop),
+        self.start_steps(
+            f, f"project {Path(spec.image).name}", "project", lambda backend: body(backend, spec, motion, c, stop), stop
         )
-        if job is not None:
-            self.job, self.stop, self.live, self.losses = job, stop, None, []
 
     def poll(self) -> None:
         """Take the running job's newest step, and its result once it finishes."""
-        job = self.job
-        if job is None:
-            return
-        info = job.progress.preview
-        if isinstance(info, StepInfo) and info is not self.live:
-            self.live = info
-            if info.step > 0 and (not self.losses or len(self.losses) < info.step):
-                self.losses.append(info.loss)
-        done = job.finished and job.state == JobState.DONE
-        if done and isinstance(job.result, (ProjectionResult, VideoProjectionResult)):
-            if self.result is not job.result:
-                self.result, self.accepted, self.result_frame = job.result, False, 0
+        job = self.poll_steps()
+        done = job is not None and isinstance(job.result, (ProjectionResult, VideoProjectionResult))
+        if done and self.result is not job.result:
+            self.result, self.accepted, self.result_frame = job.result, False, 0
 
     def accept(self, f: Frame, play: bool = False) -> bool:
         """The result becomes the current content (one undo step); the playhead goes to t = 0, its frame."""
-        r, state, model = self.result, f.state, f.view.model
-        if r is None or model is None:
+        if not self.result_fits(f, "the model changed since this projection ran; project again"):
             return False
-        if model.fingerprint != r.fingerprint:
-            f.actions.notify("the model changed since this projection ran; project again", error=True)
-            return False
+        r, state = self.result, f.state
         if isinstance(r, VideoProjectionResult):
             return self._accept_video(f, r, play)
         content = r.content(state.content.c)

@@ -1,0 +1,55 @@
+"""The job half that the Project and Edit panels share: each runs one engine step iterator as a model job
+(app/edit_jobs.py), follows its newest step and loss curve while it runs, and checks that the viewer still
+shows the model a finished result belongs to before accepting it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from app.edit_jobs import StepInfo, Stop
+from app.jobs import Job, JobState
+from app.widgets.base import Frame
+
+
+class StepJobs:
+    """Mixin for a panel with `job`, `stop`, `live` (newest StepInfo), `losses` and `result` attributes."""
+
+    job: Job | None
+    stop: Stop | None
+    live: StepInfo | None
+    losses: list[float]
+    result: Any
+
+    def start_steps(self, f: Frame, name: str, kind: str, make: Callable, stop: Stop) -> None:
+        """Start the model job; a started job resets the live step and the loss curve."""
+        job = f.actions.start_model_job(name, kind, make)
+        if job is not None:
+            self.job, self.stop, self.live, self.losses = job, stop, None, []
+
+    def step_loss(self, info: StepInfo) -> float:
+        """The value the loss curve plots for a step."""
+        return info.loss
+
+    def poll_steps(self) -> Job | None:
+        """Take the running job's newest step (one loss per step); the job once it has finished with a result."""
+        job = self.job
+        if job is None:
+            return None
+        info = job.progress.preview
+        if isinstance(info, StepInfo) and info is not self.live:
+            self.live = info
+            if info.step > 0 and len(self.losses) < info.step:
+                self.losses.append(self.step_loss(info))
+        return job if job.finished and job.state == JobState.DONE else None
+
+    def result_fits(self, f: Frame, refused: str) -> bool:
+        """There is a result and the viewer shows the model it was made with; else False (and `refused`
+        notified when the model changed)."""
+        model = f.view.model
+        if self.result is None or model is None:
+            return False
+        if model.fingerprint != self.result.fingerprint:
+            f.actions.notify(refused, error=True)
+            return False
+        return True
