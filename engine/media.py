@@ -140,7 +140,25 @@ def _check_frames(frames: Any, size: tuple[int, int], where: Path) -> np.ndarray
     return frames
 
 
-class VideoWriter:
+class FrameWriter:
+    """What `open_video_writer` returns: `write(frames)`, `close()`, `abort()`, `frames_written`, and use as a
+    context manager (entering opens the output; leaving without an exception closes it)."""
+
+    _frames_written: int
+
+    @property
+    def frames_written(self) -> int:
+        return self._frames_written
+
+    def __enter__(self):
+        self._open()
+        return self
+
+    def _open(self) -> None:
+        raise NotImplementedError
+
+
+class VideoWriter(FrameWriter):
     """Stream uint8 RGB frames ([H, W, 3] or a batch [N, H, W, 3]) into a video file; use as a context manager.
 
         with VideoWriter("out.mp4", fps=24, size=(W, H)) as w:
@@ -193,21 +211,13 @@ class VideoWriter:
         self._tmp: Path | None = None
         self._closed = False
 
-    @property
-    def frames_written(self) -> int:
-        return self._frames_written
-
-    def __enter__(self) -> VideoWriter:
-        self._start()
-        return self
-
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.close()
         else:
             self.abort(exc_type, exc, tb)
 
-    def _start(self) -> None:
+    def _open(self) -> None:
         if self._closed:
             raise MediaError(f"{self.path}: writer is already closed")
         if self._proc is not None:
@@ -260,7 +270,7 @@ class VideoWriter:
     def write(self, frames: np.ndarray) -> None:
         """Append a frame [H, W, 3] or a batch [N, H, W, 3] of uint8 RGB; blocks while ffmpeg catches up."""
         frames = _check_frames(frames, self.size, self.path)
-        self._start()
+        self._open()
         (w, h), (ew, eh) = self.size, self.encoded_size
         if (ew, eh) != (w, h):
             frames = np.pad(frames, ((0, 0), (0, eh - h), (0, ew - w), (0, 0)), mode="edge")
@@ -329,7 +339,7 @@ class VideoWriter:
                 self.abort()
 
 
-class FrameFolderWriter:
+class FrameFolderWriter(FrameWriter):
     """Same interface as VideoWriter, writing numbered images `{index:06d}.png` (or .jpg) into a folder.
 
     Each file is written atomically (temp file + replace). After an exception the frames already written stay,
@@ -356,18 +366,10 @@ class FrameFolderWriter:
         self.jpg_quality, self.next_index = int(jpg_quality), int(start_index)
         self._frames_written = 0
 
-    @property
-    def frames_written(self) -> int:
-        return self._frames_written
-
-    def __enter__(self) -> FrameFolderWriter:
-        self._make_folder()
-        return self
-
     def __exit__(self, exc_type, exc, tb) -> None:
         return None  # nothing buffered: every frame is already a complete file
 
-    def _make_folder(self) -> None:
+    def _open(self) -> None:
         if self.folder.exists() and not self.folder.is_dir():
             raise MediaError(f"{self.folder}: exists and is not a folder")
         try:
@@ -382,7 +384,7 @@ class FrameFolderWriter:
         if size is None:  # no size promised: take it from the frames, still checking dtype and channels
             size = (arr.shape[-2], arr.shape[-3]) if arr.ndim in (3, 4) else (0, 0)
         batch = _check_frames(arr, size, self.folder)
-        self._make_folder()
+        self._open()
         for frame in batch:
             write_image(self.folder / f"{self.next_index:06d}.{self.ext}", frame, jpg_quality=self.jpg_quality)
             self.next_index += 1
