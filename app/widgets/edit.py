@@ -120,7 +120,7 @@ class EditPanel(StepJobs, Panel):
         model = f.view.model
         if self.result is None or model is None or model.fingerprint != self.result.fingerprint:
             return
-        if self.job is not None and not self.job.finished:
+        if self.running:
             return
         px = min(model.resolution, 256)
         cell = (self._candidate_cached(f.state), f.state.motion, self.result.t)
@@ -227,15 +227,12 @@ class EditPanel(StepJobs, Panel):
         return entry
 
     # -- drawing -----------------------------------------------------------------------------------------
-    def draw(self, f: Frame) -> None:
-        lay = Layout.current()
-        self.poll()
-        running = self.job is not None and not self.job.finished
-        with disabled(running):
-            self._inputs(f, lay)
+    def _draw_job(self, f: Frame, lay: Layout) -> None:
         problem = self.clip_problem(f.now)
         codes = f.state.codes_of(f.state.content)
-        blocked = running or f.view.model is None or not self.prompt.strip() or problem is not None or codes is None
+        blocked = (
+            self.running or f.view.model is None or not self.prompt.strip() or problem is not None or codes is None
+        )
         with disabled(blocked):
             if imgui.button("Run edit", imgui.ImVec2(lay.button_w, 0)):
                 self.start(f)
@@ -299,7 +296,7 @@ class EditPanel(StepJobs, Panel):
 
     def _result(self, f: Frame, lay: Layout) -> None:
         r = self.result
-        if r is None or (self.job is not None and not self.job.finished):
+        if r is None or self.running:
             return
         imgui.separator()
         imgui.text_wrapped(

@@ -170,7 +170,7 @@ class ProjectPanel(StepJobs, Panel):
     def loss_notes(self, now: float) -> tuple[str | None, str | None]:
         """(note under the inputs, note under the images): a missing-LPIPS message is shown once, below where
         the running job or the result already says it, else under the inputs as a warning before starting."""
-        running = self.job is not None and not self.job.finished
+        running = self.running
         below = None
         if running and self.live is not None and self.live.note:
             below = self.live.note
@@ -236,13 +236,8 @@ class ProjectPanel(StepJobs, Panel):
         return True
 
     # -- drawing -----------------------------------------------------------------------------------------
-    def draw(self, f: Frame) -> None:
-        lay = Layout.current()
-        self.poll()
-        running = self.job is not None and not self.job.finished
-        with disabled(running):
-            self._inputs(f, lay)
-        with disabled(running or f.view.model is None or not self.image_path.strip()):
+    def _draw_job(self, f: Frame, lay: Layout) -> None:
+        with disabled(self.running or f.view.model is None or not self.image_path.strip()):
             if imgui.button("Project", imgui.ImVec2(lay.button_w, 0)):
                 self.start(f)
         if f.view.model is None:
@@ -311,7 +306,7 @@ class ProjectPanel(StepJobs, Panel):
 
     def _images(self, f: Frame) -> None:
         live, r = self.live, self.result
-        running = self.job is not None and not self.job.finished
+        running = self.running
         _, below = self.loss_notes(f.now)
         if running and live is not None:
             frame = f", frame {live.terms['frame']}" if "frame" in live.terms else ""
@@ -348,7 +343,7 @@ class ProjectPanel(StepJobs, Panel):
 
     def _result(self, f: Frame, lay: Layout) -> None:
         r = self.result
-        running = self.job is not None and not self.job.finished
+        running = self.running
         if r is None or running:
             return
         video = isinstance(r, VideoProjectionResult)

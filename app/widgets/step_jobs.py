@@ -8,18 +8,34 @@ from collections.abc import Callable
 from typing import Any
 
 from app.edit_jobs import StepInfo, Stop
+from app.gui.layout import Layout
+from app.gui.style import disabled
 from app.jobs import Job, JobState
 from app.widgets.base import Frame
 
 
 class StepJobs:
-    """Mixin for a panel with `job`, `stop`, `live` (newest StepInfo), `losses` and `result` attributes."""
+    """Mixin for a panel with `job`, `stop`, `live` (newest StepInfo), `losses` and `result` attributes, and
+    `poll()`, `_inputs(f, lay)` and `_draw_job(f, lay)` methods."""
 
     job: Job | None
     stop: Stop | None
     live: StepInfo | None
     losses: list[float]
     result: Any
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None and not self.job.finished
+
+    def draw(self, f: Frame) -> None:
+        """Follow the job; draw the inputs (locked while a job runs), then the panel's start button, progress
+        and result (`_draw_job`)."""
+        lay = Layout.current()
+        self.poll()
+        with disabled(self.running):
+            self._inputs(f, lay)
+        self._draw_job(f, lay)
 
     def start_steps(self, f: Frame, name: str, kind: str, make: Callable, stop: Stop) -> None:
         """Start the model job; a started job resets the live step and the loss curve."""
