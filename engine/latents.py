@@ -105,14 +105,25 @@ def _motion_arrays(m: MotionCodes) -> dict[str, np.ndarray]:
     return out
 
 
-def save_latents(path: str | os.PathLike, latents: Latents) -> Path:
-    """Write atomically (temp file + rename): a crash or Ctrl-C leaves any previous file intact."""
+def write_npz(path: str | os.PathLike, what: str, format_id: str, version: int, arrays: dict) -> Path:
+    """Write `arrays` after a format header (`format` = format_id, `format_version`) to a .npz, atomically (temp file +
+    rename: a crash or Ctrl-C leaves any previous file intact). LatentsError naming `what` ("latents",
+    "direction") for another file name or a failed write."""
     path = Path(path)
     if path.suffix.lower() != ".npz":
-        raise LatentsError(f"{path}: latents files end in .npz")
+        raise LatentsError(f"{path}: {what} files end in .npz")
+    header = {"format": np.array(format_id), "format_version": np.array(version, dtype=np.int64)}
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **header, **arrays)  # a file object: np.savez would append ".npz" to a temp name
+    except OSError as e:
+        raise LatentsError(f"{path}: cannot write {what} ({e.strerror or e})") from None
+    return path
+
+
+def save_latents(path: str | os.PathLike, latents: Latents) -> Path:
+    """Write atomically (temp file + rename): a crash or Ctrl-C leaves any previous file intact."""
     arrays = {
-        "format": np.array(FORMAT),
-        "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
         "ws": latents.ws.numpy().astype(np.float32),
         "fingerprint": np.array(latents.fingerprint or ""),
         "provenance": np.array(json.dumps(latents.provenance, sort_keys=True, default=str)),
@@ -120,12 +131,7 @@ def save_latents(path: str | os.PathLike, latents: Latents) -> Path:
     }
     if latents.c is not None:
         arrays["c"] = latents.c.numpy().astype(np.float32)
-    try:
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **arrays)  # a file object: np.savez would append ".npz" to a temp name
-    except OSError as e:
-        raise LatentsError(f"{path}: cannot write latents ({e.strerror or e})") from None
-    return path
+    return write_npz(path, "latents", FORMAT, FORMAT_VERSION, arrays)
 
 
 # ----------------------------------------------------------------------------------------------------

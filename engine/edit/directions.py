@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.fileio import atomic_path
-from engine.latents import Latents, LatentsError
+from engine.latents import Latents, LatentsError, write_npz
 
 FORMAT = "sgv-studio.direction"
 FORMAT_VERSION = 1
@@ -71,23 +70,13 @@ class Direction:
 
 
 def save_direction(path: str | os.PathLike, direction: Direction) -> Path:
-    path = Path(path)
-    if path.suffix.lower() != ".npz":
-        raise LatentsError(f"{path}: direction files end in .npz")
     arrays = {
-        "format": np.array(FORMAT),
-        "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
         "delta": direction.delta.numpy(),
         "name": np.array(direction.name),
         "fingerprint": np.array(direction.fingerprint or ""),
         "provenance": np.array(json.dumps(direction.provenance, sort_keys=True, default=str)),
     }
-    try:
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-    except OSError as e:
-        raise LatentsError(f"{path}: cannot write direction ({e.strerror or e})") from None
-    return path
+    return write_npz(path, "direction", FORMAT, FORMAT_VERSION, arrays)
 
 
 def load_direction(path: str | os.PathLike) -> Direction:
