@@ -159,6 +159,16 @@ def _write_video(args, G, latents, stem: Path) -> Path | None:
     return path
 
 
+def _video_unless_stopped(args, G, latents, stem: Path, finished: bool, cmd: str) -> int:
+    """Exit code 130 after Ctrl-C (the results so far are saved, no video); else the --video clip and 0."""
+    if not finished:
+        return 130
+    video = _write_video(args, G, latents, stem)
+    if video is not None:
+        note(f"{cmd}: video -> {video}")
+    return 0
+
+
 def _project_clip(args, G, loss) -> int:
     from engine.edit.video_projection import (
         VideoProjectionConfig,
@@ -227,12 +237,7 @@ def cmd_project(args) -> int:
         f"project: {state} after {proj.step_index}/{args.steps} steps, {loss.kind} loss {proj.best_loss:.4f}, "
         f"PSNR {latents.provenance['psnr_db']:.2f} dB -> {stem.with_suffix('.npz')}, {stem.with_suffix('.png')}"
     )
-    if not finished:
-        return 130
-    video = _write_video(args, G, latents, stem)
-    if video is not None:
-        note(f"project: video -> {video}")
-    return 0
+    return _video_unless_stopped(args, G, latents, stem, finished, "project")
 
 
 def _start_latents(args, G):
@@ -300,9 +305,4 @@ def cmd_edit(args) -> int:
         save_direction(args.save_direction, Direction.between(start, edited))
         note(f"edit: direction -> {args.save_direction}")
     note(f"edit: latents -> {stem.with_suffix('.npz')}, before|after -> {stem.with_suffix('.png')}")
-    if not finished:
-        return 130
-    video = _write_video(args, G, edited, stem)
-    if video is not None:
-        note(f"edit: video -> {video}")
-    return 0
+    return _video_unless_stopped(args, G, edited, stem, finished, "edit")
