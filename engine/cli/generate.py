@@ -157,16 +157,23 @@ def cmd_info(args) -> int:
     if info.get("kind") == "cascade super-resolution level":
         return _print_sr_info(info)
     syn, mot, mp = cfg["synthesis"], cfg["motion"], cfg["mapping"]
-    lines = [
-        f"file          {info['path']} ({info['file_bytes'] / 2**20:.1f} MiB, {info['format']})",
-        f"fingerprint   {info['fingerprint']}",
-        f"parameters    {info['parameters'] / 1e6:.2f} M",
+    rows = [
         f"resolution    {syn['img_resolution']}x{syn['img_resolution']}, {syn['img_channels']} channels",
         f"content       z {mp['z_dim']} -> w {mp['w_dim']} ({mp['num_layers']} layers), classes {mp['c_dim']}",
         f"motion        noise {mot['z_dim']}, anchors every {mot['delta_z']:g} frames, "
         f"periods {mot['min_period']:g}..{mot['max_period']:g}, code {2 * mot['time_enc_dim']}",
         f"native fps    {cfg['native_fps']:g}",
     ]
+    return _print_info_rows(info, rows)
+
+
+def _print_info_rows(info: dict, rows: list[str], kind: bool = False) -> int:
+    """Prints the rows every model file has (file, the kind when `kind`, fingerprint, parameters), then `rows`,
+    then the provenance."""
+    lines = [f"file          {info['path']} ({info['file_bytes'] / 2**20:.1f} MiB, {info['format']})"]
+    if kind:
+        lines.append(f"kind          {info['kind']}")
+    lines += [f"fingerprint   {info['fingerprint']}", f"parameters    {info['parameters'] / 1e6:.2f} M", *rows]
     if info["provenance"]:
         lines.append(f"provenance    {json.dumps(info['provenance'])}")
     print("\n".join(lines))
@@ -176,20 +183,13 @@ def cmd_info(args) -> int:
 def _print_sr_info(info: dict) -> int:
     cfg = info["config"]
     r, s = cfg["base_resolution"], cfg["scale"]
-    lines = [
-        f"file          {info['path']} ({info['file_bytes'] / 2**20:.1f} MiB, {info['format']})",
-        f"kind          {info['kind']}",
-        f"fingerprint   {info['fingerprint']}",
-        f"parameters    {info['parameters'] / 1e6:.2f} M",
+    rows = [
         f"resolution    {r}x{r} -> {r * s}x{r * s} (x{s}), {cfg['img_channels']} channels",
         f"window        base frames t-{cfg['window']}..t+{cfg['window']} ({2 * cfg['window'] + 1} frames)",
         f"latent        z {cfg['z_dim']} -> w {cfg['w_dim']}, channels <= {cfg['channel_max']}",
         f"native fps    {cfg['native_fps']:g} (the base must match)",
     ]
-    if info["provenance"]:
-        lines.append(f"provenance    {json.dumps(info['provenance'])}")
-    print("\n".join(lines))
-    return 0
+    return _print_info_rows(info, rows, kind=True)
 
 
 def register(sub) -> None:
