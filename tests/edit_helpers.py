@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from app.edit_jobs import StepInfo
 from app.jobs import JobManager
 
 # A tiny open_clip CLIP (1.6 M parameters, mostly the 49408-token embedding CLIP's tokenizer needs).
@@ -58,6 +59,17 @@ def run_job(body, on_progress=None, wait_s: float = 180.0):
         time.sleep(0.01)
         assert time.perf_counter() - t0 < wait_s, "job did not finish"
     return job
+
+
+def stop_after(stop, steps: int):
+    """An `on_progress` for run_job: sets the job's Stop flag once it reports step `steps`."""
+
+    def check(job) -> None:
+        info = job.progress.preview
+        if isinstance(info, StepInfo) and info.step >= steps:
+            stop.set()
+
+    return check
 
 
 def fake_frame(state, fingerprint: str):

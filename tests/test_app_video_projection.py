@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from edit_helpers import fake_frame, one_thread, run_job  # noqa: F401  (one_thread: autouse fixture)
+from edit_helpers import fake_frame, one_thread, run_job, stop_after  # noqa: F401  (one_thread: autouse fixture)
 
 from app.edit_jobs import ProjectionResult, ProjectSpec, StepInfo, Stop, VideoProjectionResult, video_projection_job
 from app.jobs import JobState
@@ -46,14 +46,8 @@ def test_video_projection_job_fits_and_the_app_renders_the_fit(backend, clip_mp4
 
 def test_video_projection_stop_keeps_a_result(backend, clip_mp4):
     stop = Stop()
-
-    def stop_after_two(job):
-        info = job.progress.preview
-        if isinstance(info, StepInfo) and info.step >= 2:
-            stop.set()
-
     spec = ProjectSpec(str(clip_mp4), 10_000, "pixel")
-    job = run_job(video_projection_job(backend, spec, Motion(0), None, stop), stop_after_two)
+    job = run_job(video_projection_job(backend, spec, Motion(0), None, stop), stop_after(stop, 2))
     assert job.state == JobState.DONE and 2 <= job.result.steps < 10_000
 
 

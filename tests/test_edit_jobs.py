@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from edit_helpers import fake_frame, one_thread, photo, run_job, tiny_clip_files  # noqa: F401  (one_thread: autouse)
+from edit_helpers import fake_frame, one_thread, photo, run_job, stop_after, tiny_clip_files  # noqa: F401  (one_thread: autouse)
 
 import engine
 from app.edit_jobs import (
@@ -86,15 +86,9 @@ def test_projection_job_lowers_the_loss_and_leaves_the_renderer_model_alone(back
 
 def test_projection_stop_keeps_a_result_and_cancel_discards(backend, frame_png):
     stop = Stop()
-
-    def stop_after_two(job):
-        info = job.progress.preview
-        if isinstance(info, StepInfo) and info.step >= 2:
-            stop.set()
-
     job = run_job(
         projection_job(backend, ProjectSpec(str(frame_png), 10_000, "pixel"), Motion(0), None, stop),
-        on_progress=stop_after_two,
+        on_progress=stop_after(stop, 2),
     )
     assert job.state == JobState.DONE and 2 <= job.result.steps < 10_000
 
