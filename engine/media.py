@@ -80,6 +80,11 @@ def _ffmpeg_reason(text: str | bytes) -> str:
     return lines[-1][:200] if lines else "no message"
 
 
+def _ffmpeg_cmd(*args: str) -> list[str]:
+    """ffmpeg (imageio-ffmpeg's binary) with `args`, quiet but for errors and never reading the terminal."""
+    return [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
+
+
 def _popen_isolated() -> dict[str, Any]:
     """Keep ffmpeg out of the terminal's process group, so Ctrl-C reaches only Python, which then kills ffmpeg
     and cleans up itself (instead of ffmpeg finalising a half-written file behind our back)."""
@@ -230,12 +235,7 @@ class VideoWriter(FrameWriter):
             raise MediaError(f"{self.path}: cannot write here ({e.strerror or e})") from None
         ew, eh = self.encoded_size
         rate = Fraction(self.fps).limit_denominator(1_000_000)  # exact rationals such as 30000/1001
-        cmd = [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
+        cmd = _ffmpeg_cmd(
             "-y",  # the temp file already exists (it reserves the unique name)
             "-f",
             "rawvideo",
@@ -253,7 +253,7 @@ class VideoWriter(FrameWriter):
             "-pix_fmt",
             self.pix_fmt_out,
             *self._quality_args,
-        ]
+        )
         if self.path.suffix.lower() in (".mp4", ".mov"):
             cmd += ["-movflags", "+faststart"]  # index at the front: previews start before the download ends
         cmd.append(str(self._tmp))
@@ -453,20 +453,7 @@ def _video_meta(path: Path) -> dict:
 
 
 def _decode(path: Path, width: int, height: int) -> Iterator[np.ndarray]:
-    cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(),
-        "-hide_banner",
-        "-nostdin",
-        "-loglevel",
-        "error",
-        "-i",
-        str(path),
-        "-f",
-        "rawvideo",
-        "-pix_fmt",
-        "rgb24",
-        "-",
-    ]
+    cmd = _ffmpeg_cmd("-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-")
     frame_bytes = width * height * 3
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, **_popen_isolated())
