@@ -323,11 +323,7 @@ class EditPanel(StepJobs, Panel):
             _, self.strength = imgui.slider_float("Strength", self.strength, -STRENGTH_RANGE, STRENGTH_RANGE, "%.2f")
         if imgui.is_item_hovered():
             imgui.set_tooltip("start + strength x (edited - start); 1 = as optimised, negative reverses the edit")
-        model = f.view.model
-        stale = model is None or model.fingerprint != r.fingerprint
-        if stale:
-            note_text("made with another model: run the edit again to use it")
-        with disabled(stale):
+        with disabled(self.result_stale(f, "made with another model: run the edit again to use it")):
             if imgui.button("Accept", imgui.ImVec2(lay.button_w, 0)):
                 self.accept(f)
             if imgui.is_item_hovered():

@@ -361,11 +361,7 @@ class ProjectPanel(StepJobs, Panel):
             dim_text(f"clip at t {t0:g}..{t1:g}, {len(r.overrides)} fitted anchors; motion {r.motion_seed} around it")
             for text in r.notes:
                 dim_text(text)
-        model = f.view.model
-        stale = model is None or model.fingerprint != r.fingerprint
-        if stale:
-            note_text("made with another model: project again to use it")
-        with disabled(stale):
+        with disabled(self.result_stale(f, "made with another model: project again to use it")):
             if imgui.button("Accept", imgui.ImVec2(lay.button_w, 0)):
                 self.accept(f)
             if imgui.is_item_hovered():

@@ -9,7 +9,7 @@ from typing import Any
 
 from app.edit_jobs import StepInfo, Stop
 from app.gui.layout import Layout
-from app.gui.style import disabled
+from app.gui.style import disabled, note_text
 from app.jobs import Job, JobState
 from app.widgets.base import Frame
 
@@ -58,6 +58,14 @@ class StepJobs:
             if info.step > 0 and len(self.losses) < info.step:
                 self.losses.append(self.step_loss(info))
         return job if job.finished and job.state == JobState.DONE else None
+
+    def result_stale(self, f: Frame, note: str) -> bool:
+        """The result was made with another model than the viewer's (or none is open): shows `note`, True."""
+        model = f.view.model
+        stale = model is None or model.fingerprint != self.result.fingerprint
+        if stale:
+            note_text(note)
+        return stale
 
     def result_fits(self, f: Frame, refused: str) -> bool:
         """There is a result and the viewer shows the model it was made with; else False (and `refused`
