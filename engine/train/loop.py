@@ -8,6 +8,7 @@ boundaries; `progress_fn` and `abort_fn` let the CLI and the app drive the same 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import fcntl
 import json
@@ -112,6 +113,40 @@ class _RunLock:
         self.file.close()
 
 
+@contextlib.contextmanager
+def open_run(outdir, ranks: distributed.Ranks, resume: str | None, check_state: Callable | None = None):
+    """The run folder of a training loop (base or SR): made and locked by the main rank, `resume` resolved
+    ("latest", a state file or a run folder), a fresh run refused in a folder that already holds one. Yields
+    (run_dir, the resumed state dict or None, a list the loop adds its data iterators to); on the way out, also
+    after an error, their loader workers are stopped and the lock released. `check_state(path, state)` may
+    refuse a state before the loop starts."""
+    run_dir = Path(outdir)
+    lock = None
+    loaders: list = []
+    if ranks.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        lock = _RunLock(run_dir)
+    try:
+        resumed = resolve_resume(resume, run_dir)
+        if resume is None and ranks.is_main and ((run_dir / "log.jsonl").exists() or list_states(run_dir)):
+            raise TrainingError(
+                f"{run_dir}: this run folder already holds a training run; continue it with --resume latest "
+                "or choose another --outdir"
+            )
+        if resumed is not None and check_state is not None:
+            check_state(*resumed)
+        if resumed is None and ranks.is_main:  # `--resume latest` with nothing to resume: a fresh start
+            _trim_log(run_dir / "log.jsonl", 0)
+        yield run_dir, (resumed[1] if resumed else None), loaders
+    finally:
+        for it in loaders:  # stop loader workers now, also after an error (else exit can wait on them forever)
+            shutdown = getattr(it, "_shutdown_workers", None)
+            if shutdown is not None:
+                shutdown()
+        if lock is not None:
+            lock.release()
+
+
 # ----------------------------------------------------------------------------------------------------
 # Per-tick statistics, owned by the loop (no globals), summed over ranks at tick boundaries.
 
@@ -161,32 +196,10 @@ def training_loop(
 
         check(opts.metrics)
     ranks = ranks or distributed.Ranks(device=torch.device(opts.device or "cpu"))
-    device = ranks.device
-    run_dir = Path(opts.outdir)
     progress_fn = progress_fn or (lambda info: None)
     abort_fn = abort_fn or (lambda: False)
-    lock = None
-    loaders: list = []
-    if ranks.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        lock = _RunLock(run_dir)
-    try:
-        resumed = resolve_resume(resume, run_dir)
-        if resume is None and ranks.is_main and ((run_dir / "log.jsonl").exists() or list_states(run_dir)):
-            raise TrainingError(
-                f"{run_dir}: this run folder already holds a training run; continue it with --resume latest "
-                "or choose another --outdir"
-            )
-        if resumed is None and ranks.is_main:  # `--resume latest` with nothing to resume: a fresh start
-            _trim_log(run_dir / "log.jsonl", 0)
-        return _train(opts, ranks, device, run_dir, progress_fn, abort_fn, resumed[1] if resumed else None, loaders)
-    finally:
-        for it in loaders:  # stop loader workers now, also after an error (else exit can wait on them forever)
-            shutdown = getattr(it, "_shutdown_workers", None)
-            if shutdown is not None:
-                shutdown()
-        if lock is not None:
-            lock.release()
+    with open_run(opts.outdir, ranks, resume) as (run_dir, state, loaders):
+        return _train(opts, ranks, ranks.device, run_dir, progress_fn, abort_fn, state, loaders)
 
 
 def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | None, loaders: list) -> TrainResult:
