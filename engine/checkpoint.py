@@ -48,10 +48,18 @@ def generator_fingerprint(G: Generator) -> str:
 
 def save_generator(G: Generator, path: str | os.PathLike, provenance: dict | None = None) -> str:
     """Write G atomically; returns its fingerprint. An existing file is replaced only once the new one is whole."""
+    return write_model_file(G, path, FORMAT, FORMAT_VERSION, provenance)
+
+
+def write_model_file(
+    G: torch.nn.Module, path: str | os.PathLike, fmt: str, version: int, provenance: dict | None = None
+) -> str:
+    """Write a network's fp32 weights and `G.config` (JSON) as an sgv-studio safetensors file of format `fmt`,
+    atomically; returns the fingerprint. Shared by every model kind (base generators, cascade SR levels)."""
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in G.state_dict().items()}
     config_json = to_json(G.config)
     fp = fingerprint(config_json, tensors)
-    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "config": config_json, "fingerprint": fp}
+    metadata = {"format": fmt, "format_version": str(version), "config": config_json, "fingerprint": fp}
     if provenance:
         metadata["provenance"] = json.dumps(provenance, sort_keys=True)
     with atomic_path(path) as tmp:
@@ -159,6 +167,13 @@ def load_generator(path: str | os.PathLike | None = None, device: torch.device |
         return G
     config, tensors, _ = read_model_file(path)
     G = Generator(config)
+    load_checked_weights(G, tensors, path)
+    return G.to(default_device(device)).eval().requires_grad_(False)
+
+
+def load_checked_weights(G: torch.nn.Module, tensors: dict[str, torch.Tensor], path, what: str = "config") -> None:
+    """Load `tensors` into the network built from the file's config, or one CheckpointError line when a name
+    is missing or extra or a shape differs (`what` names the config in it)."""
     expected = G.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
@@ -166,14 +181,13 @@ def load_generator(path: str | os.PathLike | None = None, device: torch.device |
         parts = ([f"missing {len(missing)} tensor(s) e.g. {missing[0]}"] if missing else []) + (
             [f"{len(unexpected)} unexpected e.g. {unexpected[0]}"] if unexpected else []
         )
-        raise CheckpointError(f"{path}: weights do not match the stored config: {'; '.join(parts)}")
+        raise CheckpointError(f"{path}: weights do not match the stored {what}: {'; '.join(parts)}")
     for name, ref in expected.items():
         if tensors[name].shape != ref.shape:
             raise CheckpointError(
                 f"{path}: tensor {name} has shape {list(tensors[name].shape)}, the config needs {list(ref.shape)}"
             )
     G.load_state_dict(tensors)
-    return G.to(default_device(device)).eval().requires_grad_(False)
 
 
 def _is_upstream_pickle(path: str | os.PathLike) -> bool:
@@ -191,8 +205,15 @@ def model_info(path: str | os.PathLike) -> dict:
         for k, t in tensors.items()
         if "resample_filter" not in k and not k.endswith(("freqs", "phase_scales", "w_avg"))
     )
+    return file_info(path, metadata, n_params)
+
+
+def file_info(path: str | os.PathLike, metadata: dict[str, str], n_params: int, **extra) -> dict:
+    """`sgv info`'s fields of a validated model file (any kind): path, format, fingerprint, parameters, size,
+    config and provenance; `extra` (e.g. kind=...) after path."""
     return {
         "path": str(path),
+        **extra,
         "format": f"{metadata['format']} v{metadata['format_version']}",
         "fingerprint": metadata["fingerprint"],
         "parameters": n_params,
