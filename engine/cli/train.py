@@ -44,7 +44,7 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--outdir", required=True, type=Path, help="run folder (created)")
-    _add_option_flags(p)
+    add_option_flags(p)
     p.add_argument("--lr", type=float, default=S, help="learning rate of G and D (default 0.0025)")
     p.add_argument("--resume", default=None, help="'latest' (this run folder), a state .pt, or another run folder")
     p.add_argument("--snap-kimg", type=float, default=S, help=f"snapshot every this many kimg (default {SNAP_KIMG:g})")
@@ -55,12 +55,13 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_train)
 
 
-def _add_option_flags(p: argparse.ArgumentParser) -> None:
-    """One flag per TrainOptions field that has one: type, choices and help (with the default) from the field."""
-    fields = option_fields()
-    for flag, name in flag_fields().items():
+def add_option_flags(p: argparse.ArgumentParser, cls: type | None = None) -> None:
+    """One flag per options field that has one (TrainOptions unless `cls`): type, choices and help (with the
+    default) from the field. Unset flags stay absent from the arguments (`--resume` keeps the stored value)."""
+    fields = option_fields(cls)
+    for flag, name in flag_fields(cls).items():
         f = fields[name]
-        default = field_default(name)
+        default = field_default(name, cls)
         shown = "on" if default is True else f"{default:g}" if isinstance(default, float) else default
         help_text = f.metadata["help"] + (
             "" if default is None or default is False or default == "" else f" (default {shown})"
@@ -71,9 +72,16 @@ def _add_option_flags(p: argparse.ArgumentParser) -> None:
             kwargs["action"] = argparse.BooleanOptionalAction if default else "store_true"
         else:
             kwargs["type"] = float if kind.startswith("float") else int if kind.startswith("int") else str
-            if field_choices(name):
-                kwargs["choices"] = field_choices(name)
+            if field_choices(name, cls):
+                kwargs["choices"] = field_choices(name, cls)
         p.add_argument(flag, **kwargs)
+
+
+def given_options(args, cls: type | None = None) -> dict:
+    """Field → value of every option flag given on the command line (TrainOptions unless `cls`)."""
+    given = vars(args)
+    dests = {name: flag[2:].replace("-", "_") for flag, name in flag_fields(cls).items()}
+    return {name: given[dest] for name, dest in dests.items() if dest in given}
 
 
 def _options(args):
@@ -83,10 +91,7 @@ def _options(args):
     given = vars(args)
     base = read_run_options(args.outdir) if args.resume else None
     opts = base or TrainOptions()
-    changes = {"outdir": str(args.outdir)}
-    for flag, name in flag_fields().items():
-        if flag[2:].replace("-", "_") in given:
-            changes[name] = given[flag[2:].replace("-", "_")]
+    changes = {"outdir": str(args.outdir), **given_options(args)}
     if "data" in changes:
         changes["data"] = str(Path(changes["data"]).expanduser())
     if "lr" in given:

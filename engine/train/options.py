@@ -29,7 +29,8 @@ def auto_gamma(resolution: int, batch: int) -> float:
 
 
 def option(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = dataclasses.MISSING, **meta: Any):
-    """A TrainOptions field defined once: its default, its help, and what `sgv train` and the app derive from it.
+    """An options field (TrainOptions, the SR run's SRTrainOptions) defined once: its default, its help, and
+    what the command line (`sgv train`, `sgv train-sr`) and the app derive from it.
 
     meta: flag ("--kimg"; none = not a command-line option), min / max (inclusive), positive (> 0),
     choices (a tuple, or a callable returning one), power_of_two, metavar.
@@ -183,27 +184,28 @@ class TrainOptions:
 
 
 # -- the fields' metadata, for the CLI and the app --------------------------------------------------------
-def option_fields() -> dict[str, dataclasses.Field]:
-    return {f.name: f for f in dataclasses.fields(TrainOptions)}
+# Each takes the options class (default TrainOptions; the SR run's is engine.cascade.options.SRTrainOptions).
+def option_fields(cls: type | None = None) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(cls or TrainOptions)}
 
 
-def field_help(name: str) -> str:
-    return option_fields()[name].metadata.get("help", "")
+def field_help(name: str, cls: type | None = None) -> str:
+    return option_fields(cls)[name].metadata.get("help", "")
 
 
-def field_choices(name: str) -> tuple:
-    choices = option_fields()[name].metadata.get("choices")
+def field_choices(name: str, cls: type | None = None) -> tuple:
+    choices = option_fields(cls)[name].metadata.get("choices")
     return tuple(choices() if callable(choices) else choices or ())
 
 
-def field_default(name: str) -> Any:
-    f = option_fields()[name]
+def field_default(name: str, cls: type | None = None) -> Any:
+    f = option_fields(cls)[name]
     return f.default_factory() if f.default is dataclasses.MISSING else f.default
 
 
-def flag_fields() -> dict[str, str]:
-    """`sgv train` flag → TrainOptions field, for every field that has a flag."""
-    return {f.metadata["flag"]: name for name, f in option_fields().items() if f.metadata.get("flag")}
+def flag_fields(cls: type | None = None) -> dict[str, str]:
+    """Command-line flag → options field, for every field that has a flag."""
+    return {f.metadata["flag"]: name for name, f in option_fields(cls).items() if f.metadata.get("flag")}
 
 
 def flag_args(opts: TrainOptions, names: list[str] | tuple[str, ...]) -> list[str]:
