@@ -253,3 +253,24 @@ def test_degradation_is_deterministic_and_per_clip():
     assert torch.equal(a, degrade(lr, 1.0, degrade_generator(0, 1, 0, 0)))  # a pure function of (seed, step, slot)
     assert not torch.equal(a, degrade(lr, 1.0, degrade_generator(0, 2, 0, 0)))
     assert (a - lr).abs().amax(dim=(1, 2, 3, 4)).min() > 1e-3  # p = 1: every clip is degraded
+
+
+def test_base_and_sr_run_folders_point_at_each_others_command(tmp_path):
+    from engine.train.options import TrainOptions
+
+    sr_run, base_run = tmp_path / "sr", tmp_path / "base"
+    sr_run.mkdir(), base_run.mkdir()
+    (sr_run / "training_options.json").write_text(SRTrainOptions(data="d", outdir=str(sr_run)).to_json())
+    (base_run / "training_options.json").write_text(TrainOptions(data="d", outdir=str(base_run)).to_json())
+
+    def sgv(*args):
+        return subprocess.run([sys.executable, "-m", "engine.cli", *map(str, args)], capture_output=True, text=True)
+
+    r = sgv("train", "--outdir", sr_run, "--resume", "latest")
+    assert r.returncode == 2 and r.stderr.strip() == (
+        f"sgv: {sr_run}: this is an SR-level run folder; resume it with sgv train-sr --outdir {sr_run} --resume latest"
+    )
+    r = sgv("train-sr", "--outdir", base_run, "--resume", "latest")
+    assert r.returncode == 2 and r.stderr.strip() == (
+        f"sgv: {base_run}: this is a base-model run folder; resume it with sgv train --outdir {base_run} --resume latest"
+    )

@@ -97,7 +97,10 @@ class SRTrainOptions:
         except (OSError, json.JSONDecodeError) as e:
             raise TrainingError(f"{path}: cannot read training options ({e})") from None
         if not isinstance(data, dict) or data.get("kind") != RUN_KIND:
-            raise TrainingError(f"{path}: this run folder holds a base-model run; continue it with `sgv train`")
+            run = Path(path).parent
+            raise TrainingError(
+                f"{run}: this is a base-model run folder; resume it with sgv train --outdir {run} --resume latest"
+            )
         try:
             return from_dict(cls, data, str(path))
         except (TypeError, ValueError) as e:

@@ -173,6 +173,11 @@ class TrainOptions:
             data = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise TrainingError(f"{path}: cannot read training options ({e})") from None
+        if isinstance(data, dict) and data.get("kind") == "cascade-sr":  # engine.cascade.options.RUN_KIND
+            run = Path(path).parent
+            raise TrainingError(
+                f"{run}: this is an SR-level run folder; resume it with sgv train-sr --outdir {run} --resume latest"
+            )
         data["metrics"] = tuple(data.get("metrics", ()))
         try:
             return from_dict(cls, data, str(path))
