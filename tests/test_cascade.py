@@ -272,5 +272,6 @@ def test_base_and_sr_run_folders_point_at_each_others_command(tmp_path):
     )
     r = sgv("train-sr", "--outdir", base_run, "--resume", "latest")
     assert r.returncode == 2 and r.stderr.strip() == (
-        f"sgv: {base_run}: this is a base-model run folder; resume it with sgv train --outdir {base_run} --resume latest"
+        f"sgv: {base_run}: this is a base-model run folder; "
+        f"resume it with sgv train --outdir {base_run} --resume latest"
     )
