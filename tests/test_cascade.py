@@ -275,3 +275,83 @@ def test_base_and_sr_run_folders_point_at_each_others_command(tmp_path):
         f"sgv: {base_run}: this is a base-model run folder; "
         f"resume it with sgv train --outdir {base_run} --resume latest"
     )
+
+
+# ----------------------------------------------------------------------------------------------------
+# Metrics of the whole cascade at SR snapshots
+
+
+@pytest.fixture(scope="module")
+def base16_file(tmp_path_factory):
+    """A tiny base model at the synth32 data's low resolution (16²), 25 fps like the data."""
+    from engine.config import override, preset
+
+    path = tmp_path_factory.mktemp("base16") / "base16.safetensors"
+    engine.save_generator(
+        engine.build_generator(override(preset("tiny").generator, **{"synthesis.img_resolution": 16}), seed=3), path
+    )
+    return path
+
+
+def test_metrics_render_the_cascade_at_the_sr_resolution(base16_file):
+    from engine.cascade.metrics import CascadeMetricsG
+    from engine.metrics.fakes import render_fake_videos
+    from engine.metrics.protocol import fake_draw, fake_times, quantize
+    from engine.motion_codes import MotionCodes
+
+    base, sr = engine.load_generator(base16_file, device="cpu"), _random_sr(base_resolution=16)
+    G = CascadeMetricsG(base, sr)
+    times = fake_times(4, 1)
+    (idx, x), *_ = list(render_fake_videos(G, [5], seed=2, times=times, label_of=None, num_labels=0))
+    assert idx == [5] and tuple(x.shape) == (1, 4, 3, 32, 32) and x.dtype == torch.uint8
+    d = fake_draw(2, 5, base.z_dim, None)
+    with torch.no_grad():
+        ws = base.mapping(torch.from_numpy(d.z)[None], None, psi=1.0)
+    video = CascadeVideo(
+        engine.Video(base, content=ws, motion=MotionCodes(seed=d.motion_seed)), sr, seed=d.motion_seed % 2**31
+    )
+    assert torch.equal(x[0], quantize(video.frames(times)))  # exactly what `sgv generate --sr` shows
+    with pytest.raises(SgvError, match="trained for 32x32 input, the base model renders 16x16"):
+        CascadeMetricsG(base, _random_sr(base_resolution=32))
+
+
+def test_sr_snapshots_score_the_whole_cascade(synth32, base16_file, tmp_path):
+    train, _ = synth32
+    run = tmp_path / "run"
+    result = sr_training_loop(_opts(train, run, total_kimg=0.016, base=str(base16_file), metrics=("fsd2048",)))
+    lines = engine.metrics.read_jsonl(run / "metric-fsd2048.jsonl")
+    assert len(lines) == 1 and lines[0]["snapshot"] == str(result.model)
+    assert lines[0]["num_fake"] == 128 and np.isfinite(lines[0]["results"]["fsd2048"])
+    with pytest.raises(TrainingError, match="--metrics scores the whole cascade: give its base model with --base"):
+        _opts(train, tmp_path / "x", metrics=("fsd2048",)).validate()
+
+
+def test_a_missing_detector_stops_train_sr_with_the_base_trainers_line(synth32, base16_file, tmp_path):
+    import os
+
+    env = {**os.environ, "SGV_WEIGHTS_DIR": str(tmp_path / "no-weights")}
+    train, _ = synth32
+
+    def sgv(*args):
+        r = subprocess.run(
+            [sys.executable, "-m", "engine.cli", *map(str, args)], capture_output=True, text=True, env=env
+        )
+        return r.returncode, r.stderr.strip().splitlines()[-1]
+
+    code, line = sgv(
+        "train-sr",
+        "--data",
+        train,
+        "--base",
+        base16_file,
+        "--outdir",
+        tmp_path / "sr",
+        "--metrics",
+        "fvd2048_16f",
+        "--quiet",
+    )
+    base_code, base_line = sgv(
+        "train", "--data", train, "--outdir", tmp_path / "b", "--metrics", "fvd2048_16f", "--quiet"
+    )
+    assert code == base_code == 2 and line == base_line and "i3d" in line, (line, base_line)
+    assert not (tmp_path / "sr" / "log.jsonl").exists()

@@ -52,6 +52,8 @@ class SRTrainOptions:
     sample_clips: int = 4  # rows of the sample grid (first videos of the dataset, held fixed)
     sample_seconds: float = 2.0
     max_bad_steps: int = 8
+    metrics: tuple[str, ...] = ()  # engine.metrics names, of the whole cascade (needs --base), at every snapshot
+    gpus: int = 1  # ranks spawned by `sgv train-sr --gpus N` (torchrun sets its own)
 
     def model_config(self, base_resolution: int, fps: float) -> SRModelConfig:
         return sr_preset(
@@ -86,6 +88,10 @@ class SRTrainOptions:
             raise TrainingError("--lr-cond-prob and --degrade-p are probabilities in [0, 1]")
         if self.total_kimg <= 0 or self.tick_kimg <= 0:
             raise TrainingError("--kimg and --tick-kimg must be positive")
+        if self.metrics and not self.base:
+            raise TrainingError("--metrics scores the whole cascade: give its base model with --base")
+        if self.gpus < 1:
+            raise TrainingError(f"--gpus must be at least 1, got {self.gpus}")
 
     def to_json(self) -> str:
         return json.dumps(to_dict(self), indent=2, sort_keys=True)
@@ -101,6 +107,7 @@ class SRTrainOptions:
             raise TrainingError(
                 f"{run}: this is a base-model run folder; resume it with sgv train --outdir {run} --resume latest"
             )
+        data["metrics"] = tuple(data.get("metrics", ()))
         try:
             return from_dict(cls, data, str(path))
         except (TypeError, ValueError) as e:

@@ -156,6 +156,10 @@ def sr_training_loop(
     resume: str | None = None,
 ) -> SRTrainResult:
     opts.validate()
+    if opts.metrics:  # a missing detector should fail now, as in `sgv train`, not at the first snapshot
+        from engine.metrics.registry import check
+
+        check(opts.metrics)
     ranks = ranks or distributed.Ranks(device=torch.device(opts.device or "cpu"))
     run_dir = Path(opts.outdir)
     progress_fn = progress_fn or (lambda info: None)
@@ -349,6 +353,8 @@ def _train(opts, ranks, run_dir, progress_fn, abort_fn, state, loaders) -> SRTra
                 samples.write(rendered, run_dir / "samples", cur_nimg)
                 line["snapshot"] = str(last_model)
             append_jsonl(run_dir / "log.jsonl", line)
+        if opts.metrics and snapshot and tick_kimg > 0:
+            _snapshot_metrics(opts, G_ema, run_dir, ranks, cur_nimg)
         if tick_kimg > 0:
             progress_fn({"event": "tick", **line})
             cur_tick += 1
@@ -440,6 +446,22 @@ def _snapshot(run_dir, opts: SRTrainOptions, cfg: SRModelConfig, ts: TrainingSta
     }
     G_ema = ts.modules["G_ema"]
     return write_snapshot(run_dir, cur_nimg, G_ema, state, provenance, opts.keep_states, save_model=save_sr)
+
+
+def _snapshot_metrics(opts: SRTrainOptions, G_ema: SRGenerator, run_dir, ranks, cur_nimg: int) -> None:
+    """Every rank: the whole cascade (the --base model through G_ema) against the high-resolution data, into
+    run_dir/metric-<name>.jsonl like a base run's metrics."""
+    import engine.metrics
+    from engine.cascade.metrics import CascadeMetricsG
+    from engine.checkpoint import load_generator
+    from engine.train.snapshot import model_path
+
+    cascade = CascadeMetricsG(load_generator(opts.base, ranks.device), G_ema)
+    for name in opts.metrics:
+        engine.metrics.calc(
+            name, cascade, opts.data, run_dir=run_dir, snapshot=str(model_path(run_dir, cur_nimg)),
+            rank=ranks.rank, world=ranks.world,
+        )  # fmt: skip
 
 
 class _SampleSet:

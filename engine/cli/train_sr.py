@@ -82,6 +82,9 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=S, help="random seed (default 0)")
     p.add_argument("--workers", type=int, default=S, help="data loader processes")
     p.add_argument("--device", default=S, help="cpu or cuda (default: cuda if available)")
+    p.add_argument(
+        "--metrics", default=S, help="comma-separated metrics of the whole cascade at snapshots (needs --base)"
+    )
     p.add_argument("--override", type=_override, action="append", default=S, help="SR config KEY=VALUE")
     p.add_argument("--resume", default=None, help="'latest' (this run folder), a state .pt, or another run folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -102,6 +105,8 @@ def _options(args):
     for key in ("data", "base"):
         if key in changes and changes[key]:
             changes[key] = str(Path(changes[key]).expanduser())
+    if "metrics" in given:
+        changes["metrics"] = tuple(m.strip() for m in given["metrics"].split(",") if m.strip())
     if "override" in given:
         changes["overrides"] = {**opts.overrides, **dict(given["override"])}
     opts = opts.replace(**changes)

@@ -1,8 +1,9 @@
 """Generated videos for the metrics: video j of a run is a pure function of (seed, j).
 
 Rendered with the public generator interface only (G.mapping, G.motion, G.synthesis), several videos per
-batch, and quantised to uint8 exactly as a saved video. Motion is random access, so a clip longer than a
-batch is rendered in time chunks with the same result as one pass.
+batch, and quantised to uint8 exactly as a saved video; a cascade brings its own `render_clips`
+(engine/cascade/metrics.py). Motion is random access, so a clip longer than a batch is rendered in time chunks
+with the same result as one pass.
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ def render_fake_videos(
         if G.c_dim:
             c = torch.from_numpy(np.stack([_label(label_of(d.label_index), G.c_dim) for d in draws])).to(device)
         motions = [MotionCodes(seed=d.motion_seed) for d in draws]
+        render_clips = getattr(G, "render_clips", None)  # a cascade renders its own windows (engine/cascade/metrics.py)
         with torch.no_grad():
             ws = G.mapping(z, c, psi=1.0)  # [n, L, D]
-            chunks = []
-            for t0 in range(0, num_t, t_chunk):
+            chunks = [quantize(render_clips(ws, motions, times, c))] if render_clips is not None else []
+            for t0 in range(0, num_t if render_clips is None else 0, t_chunk):
                 v = G.motion(motions, t_all[t0 : t0 + t_chunk], c)  # [n, t, V]
                 x = G.synthesis(ws, v, channels_last=channels_last)  # [n, t, 3, H, W]
                 chunks.append(quantize(x))
