@@ -113,6 +113,25 @@ class _RunLock:
         self.file.close()
 
 
+def training_batches(clips, opts, ranks: distributed.Ranks, batch_gpu: int, start_step: int, loaders: list):
+    """An iterator over this rank's batches of `clips` from step `start_step` on (StepBatches), read by
+    `opts.workers` loader processes (default: up to 3, leaving a core); added to `loaders` (open_run's list,
+    which stops its workers at the end)."""
+    workers = opts.workers if opts.workers is not None else max(0, min(3, (os.cpu_count() or 1) - 1))
+    loader = torch.utils.data.DataLoader(
+        clips,
+        batch_sampler=StepBatches(opts.batch, ranks.rank, ranks.world, batch_gpu, start_step=start_step),
+        num_workers=workers,
+        pin_memory=ranks.device.type == "cuda",
+        persistent_workers=workers > 0,
+        prefetch_factor=2 if workers > 0 else None,
+        worker_init_fn=_ignore_stop_signals,
+    )
+    batches = iter(loader)
+    loaders.append(batches)
+    return batches
+
+
 @contextlib.contextmanager
 def open_run(outdir, ranks: distributed.Ranks, resume: str | None, check_state: Callable | None = None):
     """The run folder of a training loop (base or SR): made and locked by the main rank, `resume` resolved
@@ -262,18 +281,7 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
     rounds = per_rank // batch_gpu
     k = opts.num_frames
     clips = TrainClips(dataset, k, opts.max_dist, opts.max_num_frames, opts.mirror, opts.seed)
-    workers = opts.workers if opts.workers is not None else max(0, min(3, (os.cpu_count() or 1) - 1))
-    loader = torch.utils.data.DataLoader(
-        clips,
-        batch_sampler=StepBatches(opts.batch, ranks.rank, ranks.world, batch_gpu, start_step=ts.step),
-        num_workers=workers,
-        pin_memory=device.type == "cuda",
-        persistent_workers=workers > 0,
-        prefetch_factor=2 if workers > 0 else None,
-        worker_init_fn=_ignore_stop_signals,
-    )
-    batches = iter(loader)
-    loaders.append(batches)
+    batches = training_batches(clips, opts, ranks, batch_gpu, ts.step, loaders)
 
     # -- loop -------------------------------------------------------------------------------------------
     total_nimg = int(round(opts.total_kimg * 1000))
