@@ -113,16 +113,7 @@ class ProjectionResult:
     seconds: float
 
     def content(self, c: int | None = None) -> Content:
-        return Content.from_codes(
-            self.ws,
-            f"projection of {Path(self.image).name}",
-            c=c,
-            source="projection",
-            image=self.image,
-            loss=self.loss_label,
-            steps=f"{self.steps}/{self.num_steps}",
-            psnr_db=f"{self.psnr_db:.2f}",
-        )
+        return _projected_content(self, c, "projection", "image", self.image)
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,17 +148,23 @@ class VideoProjectionResult:
 
     def content(self, c: int | None = None) -> Content:
         t0, t1 = self.time_range
-        return Content.from_codes(
-            self.ws,
-            f"projection of {Path(self.video).name}",
-            c=c,
-            source="video-projection",
-            video=self.video,
-            loss=self.loss_label,
-            steps=f"{self.steps}/{self.num_steps}",
-            psnr_db=f"{self.psnr_db:.2f}",
-            clip_t=f"{t0:g}..{t1:g}",
-        )
+        return _projected_content(self, c, "video-projection", "video", self.video, clip_t=f"{t0:g}..{t1:g}")
+
+
+def _projected_content(r, c: int | None, source: str, kind: str, path: str, **extra: str) -> Content:
+    """A projection's codes as a content named after the projected file (`kind`: "image" or "video"), with how
+    it was made (loss, steps, PSNR) in its provenance."""
+    return Content.from_codes(
+        r.ws,
+        f"projection of {Path(path).name}",
+        c=c,
+        source=source,
+        **{kind: path},
+        loss=r.loss_label,
+        steps=f"{r.steps}/{r.num_steps}",
+        psnr_db=f"{r.psnr_db:.2f}",
+        **extra,
+    )
 
 
 @dataclass(frozen=True, eq=False)
