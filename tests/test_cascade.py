@@ -355,3 +355,37 @@ def test_a_missing_detector_stops_train_sr_with_the_base_trainers_line(synth32, 
     )
     assert code == base_code == 2 and line == base_line and "i3d" in line, (line, base_line)
     assert not (tmp_path / "sr" / "log.jsonl").exists()
+
+
+# ----------------------------------------------------------------------------------------------------
+# Ranks: 2 gloo ranks on the CPU hold identical weights and equal one process with the same per-pass batch
+
+
+def _sr_rank_worker(rank, world, port, data, outdir, results):
+    from engine import distributed
+
+    ranks = distributed.init(rank, world, "cpu", port)
+    torch.set_num_threads(1)
+    try:
+        r = sr_training_loop(_opts(data, outdir, total_kimg=0.016, gpus=2), ranks)
+        torch.save(r.G_ema.state_dict(), f"{results}/rank{rank}.pt")
+    finally:
+        distributed.shutdown()
+
+
+def test_two_gloo_ranks_train_sr_like_one_process(synth32, tmp_path):
+    import torch.multiprocessing as mp
+
+    from engine.distributed import free_port
+
+    train, _ = synth32
+    mp.spawn(_sr_rank_worker, args=(2, free_port(), str(train), str(tmp_path / "ddp"), str(tmp_path)), nprocs=2)
+    r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    assert all(torch.equal(r0[k], r1[k]) for k in r0)  # ranks hold identical weights
+    single = sr_training_loop(_opts(train, tmp_path / "one", total_kimg=0.016, batch_gpu=2)).G_ema.state_dict()
+    err = max((single[k] - r0[k]).abs().max().item() for k in single)
+    assert err <= 1e-5, err  # same global batch and per-pass batch: equal up to summation order
+    # `sgv train-sr --gpus 2` spawns the ranks itself (run_sr_training returns None) and writes the same model
+    assert run_sr_training(_opts(train, tmp_path / "spawned", total_kimg=0.016, gpus=2)) is None
+    spawned = load_sr(tmp_path / "spawned" / "model-latest.safetensors", device="cpu").state_dict()
+    assert max((spawned[k] - r0[k]).abs().max().item() for k in r0) <= 1e-5

@@ -129,23 +129,46 @@ def run_sr_training(
     resume: str | None = None,
     progress_fn: ProgressFn | None = None,
     abort_fn: Callable[[], bool] | None = None,
-) -> SRTrainResult:
-    """One process (or one torchrun rank): Ctrl-C / SIGTERM stop after the step with a snapshot."""
-    from engine.train.run import StopFlag
+    make_progress: Callable[[int], ProgressFn] | None = None,
+) -> SRTrainResult | None:
+    """One process, a torchrun rank, or (opts.gpus > 1) that many spawned ranks, as `sgv train` starts them
+    (engine/train/run.py); None after spawning. Ctrl-C / SIGTERM stop after the step with a snapshot.
+    `make_progress(rank)` builds each rank's progress callback; it must be picklable."""
+    from engine.devices import device_kind
+    from engine.train.run import _spawn
 
     opts.validate()
+    kind = device_kind(opts.device)
+    if kind == "cuda" and opts.gpus > torch.cuda.device_count():
+        raise TrainingError(f"--gpus {opts.gpus}: only {torch.cuda.device_count()} CUDA device(s) visible")
     under = distributed.from_torchrun()
-    rank, world = under if under is not None else (0, 1)
-    kind = torch.device(opts.device).type if opts.device else ("cuda" if torch.cuda.is_available() else "cpu")
-    ranks = distributed.init(rank, world, kind)
+    if under is not None:
+        rank, world = under
+        return _sr_rank(rank, world, None, opts.replace(gpus=world), resume, kind, make_progress, progress_fn, abort_fn)
+    if opts.gpus == 1:
+        return _sr_rank(0, 1, None, opts, resume, kind, make_progress, progress_fn, abort_fn)
+    _spawn(opts, resume, kind, make_progress, entry=_sr_spawned)
+    return None
+
+
+def _sr_rank(rank, world, port, opts, resume, kind, make_progress, progress_fn=None, abort_fn=None) -> SRTrainResult:
+    from engine.train.run import StopFlag
+
+    ranks = distributed.init(rank, world, kind, port)
     stop = StopFlag()
     restore = stop.install()
+    if progress_fn is None and make_progress is not None:
+        progress_fn = make_progress(rank)
     polled = stop if abort_fn is None else (lambda: stop() or abort_fn())
     try:
         return sr_training_loop(opts, ranks, progress_fn, polled, resume)
     finally:
         restore()
         distributed.shutdown()
+
+
+def _sr_spawned(rank, world, port, opts, resume, kind, make_progress) -> None:
+    _sr_rank(rank, world, port, opts, resume, kind, make_progress)
 
 
 def sr_training_loop(

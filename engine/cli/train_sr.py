@@ -6,13 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.cli.train import _override, make_progress
+from engine.cli.train import _override, _progress_for
 
 EXAMPLES = """examples:
   sgv dataset synth --out data/shapes128 --videos 64 --frames 256 --res 128 --seed 0   # the base data at 2x
   sgv train-sr --data data/shapes128 --base base.safetensors --outdir runs/sr --scale 2 --kimg 200
   sgv train-sr --outdir runs/sr --resume latest                  # continue exactly where it stopped
-  sgv train-sr --data data/ffs.zip --base ffs64.safetensors --outdir runs/sr4 --scale 4 --preset sr-large
+  sgv train-sr --data data/ffs.zip --base ffs64.safetensors --outdir runs/sr4 --scale 4 --preset sr-large --gpus 4
+  sgv train-sr --data data/shapes128 --base base.safetensors --outdir runs/sr --metrics fsd2048   # of the cascade
   sgv generate --ckpt base.safetensors --sr runs/sr/model-latest.safetensors --out out.mp4
 
 The data is read at (base resolution x scale); its low-resolution view is the same frames downsampled by the
@@ -46,6 +47,7 @@ _FIELDS = {
     "seed": "seed",
     "workers": "workers",
     "device": "device",
+    "gpus": "gpus",
 }
 
 
@@ -82,6 +84,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=S, help="random seed (default 0)")
     p.add_argument("--workers", type=int, default=S, help="data loader processes")
     p.add_argument("--device", default=S, help="cpu or cuda (default: cuda if available)")
+    p.add_argument("--gpus", type=int, default=S, help="ranks to spawn: one per GPU, gloo ranks on CPU (or torchrun)")
     p.add_argument(
         "--metrics", default=S, help="comma-separated metrics of the whole cascade at snapshots (needs --base)"
     )
@@ -120,7 +123,8 @@ def cmd_train_sr(args) -> int:
 
     opts = _options(args)
     opts.validate()  # bad options are one line before any progress bar appears
-    result = run_sr_training(opts, resume=args.resume, progress_fn=make_progress(0, quiet=args.quiet))
-    state = "stopped" if result.aborted else "finished"
-    print(f"sgv train-sr: {state} at {result.cur_nimg / 1000:g} kimg; model: {result.model}", file=sys.stderr)
+    result = run_sr_training(opts, resume=args.resume, make_progress=_progress_for(args.quiet))
+    if result is not None:  # None: spawned ranks (--gpus N) ran it and rank 0's bar reported
+        state = "stopped" if result.aborted else "finished"
+        print(f"sgv train-sr: {state} at {result.cur_nimg / 1000:g} kimg; model: {result.model}", file=sys.stderr)
     return 0

@@ -96,12 +96,14 @@ def _spawned(rank, world, port, opts, resume, kind, make_progress) -> None:
     _rank(rank, world, port, opts, resume, kind, make_progress)
 
 
-def _spawn(opts: TrainOptions, resume, kind: str, make_progress) -> None:
+def _spawn(opts, resume, kind: str, make_progress, entry: Callable = _spawned) -> None:
+    """opts.gpus ranks running entry(rank, world, port, opts, resume, kind, make_progress) (`sgv train-sr` passes
+    its own entry); SIGTERM is forwarded to them."""
     import torch.multiprocessing as mp
 
     port = distributed.free_port()
     ctx = mp.start_processes(
-        _spawned,
+        entry,
         args=(opts.gpus, port, opts, resume, kind, make_progress),
         nprocs=opts.gpus,
         join=False,
