@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from engine.metrics.detectors import MetricError
-from engine.metrics.protocol import fake_draw, quantize
+from engine.metrics.detectors import Detector, MetricError
+from engine.metrics.frechet import FeatureStats, collect
+from engine.metrics.protocol import Protocol, fake_draw, fake_times, quantize, shard
 from engine.motion_codes import MotionCodes
 
 
@@ -56,6 +57,39 @@ def render_fake_videos(
                 x = G.synthesis(ws, v, channels_last=channels_last)  # [n, t, 3, H, W]
                 chunks.append(quantize(x))
         yield idx, torch.cat(chunks, dim=1)  # [n, T, 3, H, W] uint8
+
+
+def fake_features(
+    G,
+    ds,
+    protocol: Protocol,
+    detector: Detector,
+    seed: int,
+    num_fake: int,
+    label_videos: Sequence[int],
+    rank: int = 0,
+    world: int = 1,
+    batch_frames: int = 128,
+    advance: Callable[[int], None] | None = None,
+) -> FeatureStats:
+    """Detector features of `num_fake` generated videos of `protocol.num_frames` frames each (this rank's share:
+    every world-th video). FVD: one item per clip (the detector takes [n, 3, T, H, W]); FID and FSD: every frame
+    an item of the same weight. `label_videos`: the real videos whose labels a conditional model draws from
+    (upstream: the metric's dataset, i.e. FVD's eligible videos, every video for the frame metrics)."""
+    times = fake_times(protocol.num_frames, protocol.subsample)
+    label_of = (lambda k: ds.label(label_videos[k])) if getattr(ds, "c_dim", 0) else None
+    mine = shard(range(num_fake), rank, world)
+    videos = (x for _, x in render_fake_videos(G, mine, seed, times, label_of, len(label_videos), batch_frames))
+    if protocol.kind == "fvd":  # x: [n, T, 3, H, W] → [n, 3, T, H, W]
+        return collect(videos, lambda x: (detector(x.permute(0, 2, 1, 3, 4)),), len, world, detector.device, advance)
+    return collect(  # x: [n, T, 3, H, W]; every frame an item
+        videos,
+        lambda x: (detector(x.flatten(0, 1)),),
+        lambda x: x.shape[0] * x.shape[1],
+        world,
+        detector.device,
+        advance,
+    )
 
 
 def _label(label, c_dim: int) -> np.ndarray:

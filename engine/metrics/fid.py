@@ -12,10 +12,8 @@ import numpy as np
 import torch
 
 from engine.metrics.detectors import Detector, MetricError
-from engine.metrics.fakes import render_fake_videos
 from engine.metrics.frechet import FeatureStats, collect
 from engine.metrics.fvd import Advance
-from engine.metrics.protocol import Protocol, fake_times
 
 
 class FrameReader(torch.utils.data.Dataset):
@@ -55,31 +53,3 @@ def real_stats(
         loader, lambda b: (detector(b[0].permute(0, 3, 1, 2)), b[1]), lambda b: b[0].shape[0], world,
         detector.device, advance,
     )  # fmt: skip
-
-
-def fake_stats(
-    G,
-    ds,
-    protocol: Protocol,
-    detector: Detector,
-    seed: int,
-    num_fake: int,
-    rank: int = 0,
-    world: int = 1,
-    batch_frames: int = 128,
-    advance: Advance | None = None,
-) -> FeatureStats:
-    """`num_fake` generated videos of `protocol.num_frames` frames each; every frame weighs the same."""
-    times = fake_times(protocol.num_frames, protocol.subsample)
-    label_of = ds.label if getattr(ds, "c_dim", 0) else None
-    videos = (
-        x for _, x in render_fake_videos(G, range(rank, num_fake, world), seed, times, label_of, len(ds), batch_frames)
-    )
-    return collect(  # x: [n, T, 3, H, W]; every frame an item
-        videos,
-        lambda x: (detector(x.flatten(0, 1)),),
-        lambda x: x.shape[0] * x.shape[1],
-        world,
-        detector.device,
-        advance,
-    )

@@ -14,9 +14,8 @@ import numpy as np
 import torch
 
 from engine.metrics.detectors import Detector, MetricError
-from engine.metrics.fakes import render_fake_videos
 from engine.metrics.frechet import FeatureStats, collect
-from engine.metrics.protocol import Protocol, clip_frames, clip_offset, eligible_videos, fake_times, shard
+from engine.metrics.protocol import Protocol, clip_frames, clip_offset, eligible_videos, shard
 
 Advance = Callable[[int], None]  # called with the number of items this rank just finished
 
@@ -70,28 +69,4 @@ def real_stats(
     )
     return collect(  # clips: [n, T, H, W, 3] uint8 → the detector takes [n, 3, T, H, W]
         loader, lambda c: (detector(c.permute(0, 4, 1, 2, 3)),), len, world, detector.device, advance
-    )
-
-
-def fake_stats(
-    G,
-    ds,
-    protocol: Protocol,
-    detector: Detector,
-    seed: int,
-    num_fake: int,
-    label_videos: list[int],
-    rank: int = 0,
-    world: int = 1,
-    batch_frames: int = 128,
-    advance: Advance | None = None,
-) -> FeatureStats:
-    """`label_videos`: the real videos whose labels a conditional model draws from (upstream: the
-    metric's dataset, i.e. the eligible videos)."""
-    times = fake_times(protocol.num_frames, protocol.subsample)
-    label_of = (lambda k: ds.label(label_videos[k])) if getattr(ds, "c_dim", 0) else None
-    mine = shard(range(num_fake), rank, world)
-    videos = (x for _, x in render_fake_videos(G, mine, seed, times, label_of, len(label_videos), batch_frames))
-    return collect(  # x: [n, T, 3, H, W] → the detector takes [n, 3, T, H, W]
-        videos, lambda x: (detector(x.permute(0, 2, 1, 3, 4)),), len, world, detector.device, advance
     )

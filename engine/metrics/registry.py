@@ -23,6 +23,7 @@ from engine.fileio import append_jsonl
 from engine.metrics import cache as stats_cache
 from engine.metrics import fid, fvd
 from engine.metrics.detectors import Detector, MetricError
+from engine.metrics.fakes import fake_features
 from engine.metrics.frechet import frechet_distance
 from engine.metrics.protocol import Protocol, eligible_videos
 
@@ -118,12 +119,7 @@ def calc(
     # -- generated statistics and the distance, per run ------------------------------------------------
     values = []
     for r in range(num_runs):
-        if protocol.kind == "fvd":
-            fs = fvd.fake_stats(
-                G, ds, protocol, det, seed + r, num_fake, label_videos, rank, world, batch_frames, bar.add
-            )
-        else:
-            fs = fid.fake_stats(G, ds, protocol, det, seed + r, num_fake, rank, world, batch_frames, bar.add)
+        fs = fake_features(G, ds, protocol, det, seed + r, num_fake, label_videos, rank, world, batch_frames, bar.add)
         value = float("nan")
         if rank == 0:
             mu_fake, sigma_fake = fs.mean_cov()
