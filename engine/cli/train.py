@@ -84,18 +84,15 @@ def given_options(args, cls: type | None = None) -> dict:
     return {name: given[dest] for name, dest in dests.items() if dest in given}
 
 
-def _options(args):
-    from engine.train.options import TrainOptions
-    from engine.train.run import read_run_options
-
+def apply_args(opts, args, cls: type | None = None, paths: tuple[str, ...] = ("data",), extra: dict | None = None):
+    """`opts` (TrainOptions unless `cls`) with what the command line gives: the option flags and the run folder,
+    `paths` expanded (~), --metrics (comma-separated), --override KEY=VALUE (added to the stored ones),
+    --snap-kimg (as snap_ticks) and `extra` field changes."""
     given = vars(args)
-    base = read_run_options(args.outdir) if args.resume else None
-    opts = base or TrainOptions()
-    changes = {"outdir": str(args.outdir), **given_options(args)}
-    if "data" in changes:
-        changes["data"] = str(Path(changes["data"]).expanduser())
-    if "lr" in given:
-        changes["lr_g"] = changes["lr_d"] = given["lr"]
+    changes = {"outdir": str(args.outdir), **given_options(args, cls), **(extra or {})}
+    for key in paths:
+        if changes.get(key):
+            changes[key] = str(Path(changes[key]).expanduser())
     if "metrics" in given:
         changes["metrics"] = tuple(m.strip() for m in given["metrics"].split(",") if m.strip())
     if "override" in given:
@@ -103,7 +100,18 @@ def _options(args):
     opts = opts.replace(**changes)
     if "snap_kimg" in given:
         opts = opts.replace(snap_ticks=max(1, round(given["snap_kimg"] / opts.tick_kimg)))
-    elif base is None:
+    return opts
+
+
+def _options(args):
+    from engine.train.options import TrainOptions
+    from engine.train.run import read_run_options
+
+    given = vars(args)
+    base = read_run_options(args.outdir) if args.resume else None
+    lr = {"lr_g": given["lr"], "lr_d": given["lr"]} if "lr" in given else None
+    opts = apply_args(base or TrainOptions(), args, extra=lr)
+    if base is None and "snap_kimg" not in given:
         opts = opts.replace(snap_ticks=max(1, round(SNAP_KIMG / opts.tick_kimg)))
     return opts
 
