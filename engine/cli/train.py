@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from engine.cli.common import add_command
 from engine.train.options import SNAP_KIMG, field_choices, field_default, flag_fields, option_fields
 
 EXAMPLES = """examples:
@@ -37,12 +38,7 @@ def _override(text: str) -> tuple[str, object]:
 
 def register(sub) -> None:
     S = argparse.SUPPRESS  # unset flags stay absent, so `--resume latest` can reuse the run's stored options
-    p = sub.add_parser(
-        "train",
-        help="train a model on a folder of videos, frame folders or a zip",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "train", "train a model on a folder of videos, frame folders or a zip", EXAMPLES)
     p.add_argument("--outdir", required=True, type=Path, help="run folder (created)")
     add_option_flags(p)
     p.add_argument("--lr", type=float, default=S, help="learning rate of G and D (default 0.0025)")
