@@ -13,7 +13,6 @@ SR level (docs/cascade.md):
 from __future__ import annotations
 
 import copy
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -35,16 +34,16 @@ from engine.fileio import append_jsonl, atomic_write_text
 from engine.train.loop import (
     TickStats,
     _adam,
-    _ignore_stop_signals,
     _next_batch,
     _peak_memory,
-    _RunLock,
     _trim_log,
+    open_run,
+    training_batches,
 )
 from engine.train.loss import d_logistic, g_nonsaturating, r1_penalty
 from engine.train.options import TrainingError
-from engine.train.sampling import StepBatches, rng
-from engine.train.snapshot import list_states, resolve_resume, write_snapshot
+from engine.train.sampling import rng
+from engine.train.snapshot import write_snapshot
 from engine.train.state import TrainingState
 
 ProgressFn = Callable[[dict], None]
@@ -134,41 +133,9 @@ def run_sr_training(
     """One process, a torchrun rank, or (opts.gpus > 1) that many spawned ranks, as `sgv train` starts them
     (engine/train/run.py); None after spawning. Ctrl-C / SIGTERM stop after the step with a snapshot.
     `make_progress(rank)` builds each rank's progress callback; it must be picklable."""
-    from engine.devices import device_kind
-    from engine.train.run import _spawn
+    from engine.train.run import launch
 
-    opts.validate()
-    kind = device_kind(opts.device)
-    if kind == "cuda" and opts.gpus > torch.cuda.device_count():
-        raise TrainingError(f"--gpus {opts.gpus}: only {torch.cuda.device_count()} CUDA device(s) visible")
-    under = distributed.from_torchrun()
-    if under is not None:
-        rank, world = under
-        return _sr_rank(rank, world, None, opts.replace(gpus=world), resume, kind, make_progress, progress_fn, abort_fn)
-    if opts.gpus == 1:
-        return _sr_rank(0, 1, None, opts, resume, kind, make_progress, progress_fn, abort_fn)
-    _spawn(opts, resume, kind, make_progress, entry=_sr_spawned)
-    return None
-
-
-def _sr_rank(rank, world, port, opts, resume, kind, make_progress, progress_fn=None, abort_fn=None) -> SRTrainResult:
-    from engine.train.run import StopFlag
-
-    ranks = distributed.init(rank, world, kind, port)
-    stop = StopFlag()
-    restore = stop.install()
-    if progress_fn is None and make_progress is not None:
-        progress_fn = make_progress(rank)
-    polled = stop if abort_fn is None else (lambda: stop() or abort_fn())
-    try:
-        return sr_training_loop(opts, ranks, progress_fn, polled, resume)
-    finally:
-        restore()
-        distributed.shutdown()
-
-
-def _sr_spawned(rank, world, port, opts, resume, kind, make_progress) -> None:
-    _sr_rank(rank, world, port, opts, resume, kind, make_progress)
+    return launch(sr_training_loop, opts, resume, progress_fn, abort_fn, make_progress)
 
 
 def sr_training_loop(
@@ -184,34 +151,15 @@ def sr_training_loop(
 
         check(opts.metrics)
     ranks = ranks or distributed.Ranks(device=torch.device(opts.device or "cpu"))
-    run_dir = Path(opts.outdir)
     progress_fn = progress_fn or (lambda info: None)
     abort_fn = abort_fn or (lambda: False)
-    lock = None
-    loaders: list = []
-    if ranks.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        lock = _RunLock(run_dir)
-    try:
-        resumed = resolve_resume(resume, run_dir)
-        if resume is None and ranks.is_main and ((run_dir / "log.jsonl").exists() or list_states(run_dir)):
-            raise TrainingError(
-                f"{run_dir}: this run folder already holds a training run; continue it with --resume latest "
-                "or choose another --outdir"
-            )
-        if resumed is not None and resumed[1].get("kind") != RUN_KIND:
-            raise TrainingError(f"{resumed[0]}: a base-model training state, not an SR run (use `sgv train`)")
-        if resumed is None and ranks.is_main:
-            _trim_log(run_dir / "log.jsonl", 0)
-        state = resumed[1] if resumed else None
+    with open_run(opts.outdir, ranks, resume, _check_sr_state) as (run_dir, state, loaders):
         return _train(opts, ranks, run_dir, progress_fn, abort_fn, state, loaders)
-    finally:
-        for it in loaders:
-            shutdown = getattr(it, "_shutdown_workers", None)
-            if shutdown is not None:
-                shutdown()
-        if lock is not None:
-            lock.release()
+
+
+def _check_sr_state(path, state: dict) -> None:
+    if state.get("kind") != RUN_KIND:
+        raise TrainingError(f"{path}: a base-model training state, not an SR run (use `sgv train`)")
 
 
 def _train(opts, ranks, run_dir, progress_fn, abort_fn, state, loaders) -> SRTrainResult:
@@ -261,18 +209,7 @@ def _train(opts, ranks, run_dir, progress_fn, abort_fn, state, loaders) -> SRTra
         raise TrainingError(f"clips per pass ({batch_gpu}) must be a multiple of {group} (D's minibatch groups)")
     rounds = per_rank // batch_gpu
     clips = SRClips(hr_ds, lr_ds, opts.num_frames, gcfg.window, opts.mirror, opts.seed)
-    workers = opts.workers if opts.workers is not None else max(0, min(3, (os.cpu_count() or 1) - 1))
-    loader = torch.utils.data.DataLoader(
-        clips,
-        batch_sampler=StepBatches(opts.batch, ranks.rank, ranks.world, batch_gpu, start_step=step),
-        num_workers=workers,
-        pin_memory=device.type == "cuda",
-        persistent_workers=workers > 0,
-        prefetch_factor=2 if workers > 0 else None,
-        worker_init_fn=_ignore_stop_signals,
-    )
-    batches = iter(loader)
-    loaders.append(batches)
+    batches = training_batches(clips, opts, ranks, batch_gpu, step, loaders)
 
     k, nf = gcfg.window, opts.num_frames
     samples = _SampleSet(hr_ds, lr_ds, opts, gcfg, device)

@@ -62,6 +62,13 @@ def run_training(
     """Run to completion or until stopped. `make_progress(rank)` builds a progress callback inside each
     spawned rank (callbacks cannot cross process boundaries); it must be picklable (a module-level function).
     """
+    return launch(training_loop, opts, resume, progress_fn, abort_fn, make_progress)
+
+
+def launch(loop: Callable, opts, resume=None, progress_fn=None, abort_fn=None, make_progress=None):
+    """Run `loop(opts, ranks, progress_fn, abort_fn, resume)` (training_loop, or the SR level's loop; a
+    module-level function, so spawned ranks can import it) in this process, as a torchrun rank, or in
+    opts.gpus spawned ranks (then None). Ctrl-C / SIGTERM stop it after the step with a snapshot."""
     opts.validate()
     kind = device_kind(opts.device)
     if kind == "cuda" and opts.gpus > torch.cuda.device_count():
@@ -71,14 +78,16 @@ def run_training(
         rank, world = under
         if opts.batch % world:
             raise TrainingError(f"--batch {opts.batch} must be divisible by the {world} torchrun ranks")
-        return _rank(rank, world, None, opts.replace(gpus=world), resume, kind, make_progress, progress_fn, abort_fn)
+        return _rank(
+            loop, rank, world, None, opts.replace(gpus=world), resume, kind, make_progress, progress_fn, abort_fn
+        )
     if opts.gpus == 1:
-        return _rank(0, 1, None, opts, resume, kind, make_progress, progress_fn, abort_fn)
-    _spawn(opts, resume, kind, make_progress)
+        return _rank(loop, 0, 1, None, opts, resume, kind, make_progress, progress_fn, abort_fn)
+    _spawn(loop, opts, resume, kind, make_progress)
     return None
 
 
-def _rank(rank, world, port, opts, resume, kind, make_progress, progress_fn=None, abort_fn=None) -> TrainResult:
+def _rank(loop, rank, world, port, opts, resume, kind, make_progress, progress_fn=None, abort_fn=None):
     ranks = distributed.init(rank, world, kind, port)
     stop = StopFlag()
     restore = stop.install()
@@ -86,25 +95,24 @@ def _rank(rank, world, port, opts, resume, kind, make_progress, progress_fn=None
         progress_fn = make_progress(rank)
     polled = stop if abort_fn is None else (lambda: stop() or abort_fn())
     try:
-        return training_loop(opts, ranks, progress_fn, polled, resume)
+        return loop(opts, ranks, progress_fn, polled, resume)
     finally:
         restore()
         distributed.shutdown()
 
 
-def _spawned(rank, world, port, opts, resume, kind, make_progress) -> None:
-    _rank(rank, world, port, opts, resume, kind, make_progress)
+def _spawned(rank, world, port, loop, opts, resume, kind, make_progress) -> None:
+    _rank(loop, rank, world, port, opts, resume, kind, make_progress)
 
 
-def _spawn(opts, resume, kind: str, make_progress, entry: Callable = _spawned) -> None:
-    """opts.gpus ranks running entry(rank, world, port, opts, resume, kind, make_progress) (`sgv train-sr` passes
-    its own entry); SIGTERM is forwarded to them."""
+def _spawn(loop, opts, resume, kind: str, make_progress) -> None:
+    """opts.gpus ranks each running `loop`; SIGTERM is forwarded to them."""
     import torch.multiprocessing as mp
 
     port = distributed.free_port()
     ctx = mp.start_processes(
-        entry,
-        args=(opts.gpus, port, opts, resume, kind, make_progress),
+        _spawned,
+        args=(opts.gpus, port, loop, opts, resume, kind, make_progress),
         nprocs=opts.gpus,
         join=False,
         start_method="spawn",
