@@ -8,52 +8,69 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.cascade.config import SRModelConfig, sr_preset
-from engine.config import from_dict, to_dict
-from engine.train.options import TrainingError
+from engine.config import to_dict
+from engine.train.options import TrainingError, option, read_options_file
 
 RUN_KIND = "cascade-sr"  # stored in the options and states, so base and SR runs never resume each other
 
 
 @dataclass(frozen=True)
 class SRTrainOptions:
-    kind: str = RUN_KIND
-    data: str = ""  # the base's dataset (any layout engine.data reads), read at the high resolution
-    outdir: str = ""
-    base: str | None = None  # base model file: sets the input resolution and fps (checked), recorded in provenance
-    preset: str = "sr-small"  # engine.cascade.config.SR_PRESETS
-    scale: int = 2  # ×2 or ×4
-    window: int = 4  # k: each output frame sees base frames t−k … t+k
-    base_resolution: int | None = None  # low-resolution side; None = the base model's, else the data's / scale
-    overrides: dict[str, Any] = field(default_factory=dict)  # dotted SRModelConfig fields
-    total_kimg: float = 1000.0  # thousands of high-resolution frames shown to D
-    batch: int = 16  # clips per step
-    batch_gpu: int | None = None  # clips per forward pass (gradient accumulation)
-    num_frames: int = 4  # consecutive high-resolution frames per clip (D sees them stacked)
-    lr_g: float = 0.005  # equalised-LR layers learn slowly at GAN rates; 0.01+ was unstable at 64² → 128²
-    lr_d: float = 0.0025
-    gamma: float = 1.0  # R1 weight (LongVideoGAN: 1)
-    d_reg_interval: int = 16
-    ema_kimg: float | None = None  # half-life of G_ema in thousands of clips; None = batch · 10 / 32
-    lr_cond_prob: float = 0.1  # probability D keeps the low-resolution half of a sample (matching D)
-    degrade_p: float = 0.1  # probability a clip's low-res input is degraded (blur, noise, resampling)
-    recon_weight: float = 100.0  # weight of the MSE to the real high-resolution frames in G's loss (0 = pure GAN)
-    mirror: bool = True
-    tick_kimg: float = 1.0
-    snap_ticks: int = 20
-    keep_states: int = 2
-    seed: int = 0
-    workers: int | None = None
-    device: str | None = None
-    sample_clips: int = 4  # rows of the sample grid (first videos of the dataset, held fixed)
-    sample_seconds: float = 2.0
-    max_bad_steps: int = 8
-    metrics: tuple[str, ...] = ()  # engine.metrics names, of the whole cascade (needs --base), at every snapshot
-    gpus: int = 1  # ranks spawned by `sgv train-sr --gpus N` (torchrun sets its own)
+    """Each field is defined once with option() (engine/train/options.py): `sgv train-sr` makes its flags,
+    their types, choices and help (with the default) from it, as `sgv train` does from TrainOptions."""
+
+    kind: str = option(RUN_KIND, "what the run trains (base and SR runs never resume each other)")
+    # Read at the high resolution.
+    data: str = option("", "the base's dataset (any layout `sgv train` reads)", flag="--data")
+    outdir: str = option("", "run folder (created)")
+    # Recorded in the SR level's provenance.
+    base: str | None = option(None, "base model file: input size and fps come from it (checked)", flag="--base")
+    # engine.cascade.config.SR_PRESETS.
+    preset: str = option("sr-small", "sr-tiny, sr-small or sr-large", flag="--preset")
+    scale: int = option(2, "upscaling factor", flag="--scale", choices=(2, 4))
+    window: int = option(4, "k: each frame sees base frames t-k..t+k", flag="--window")
+    # The low-resolution side; None = the base model's, else the data's / scale.
+    base_resolution: int | None = option(
+        None, "input side without --base (default: data side / scale)", flag="--base-res"
+    )
+    overrides: dict[str, Any] = option(help="dotted SRModelConfig fields", factory=dict)
+    total_kimg: float = option(1000.0, "thousands of high-res frames shown to D", flag="--kimg")
+    batch: int = option(16, "clips per step", flag="--batch")
+    batch_gpu: int | None = option(None, "clips per forward pass (gradient accumulation)", flag="--batch-gpu")
+    # High-resolution frames; D sees them stacked.
+    num_frames: int = option(4, "consecutive frames per clip seen by D", flag="--frames")
+    # Equalised-LR layers learn slowly at GAN rates; 0.01+ was unstable at 64² → 128².
+    lr_g: float = option(0.005, "G learning rate", flag="--lr-g")
+    lr_d: float = option(0.0025, "D learning rate", flag="--lr-d")
+    # LongVideoGAN: 1.
+    gamma: float = option(1.0, "R1 weight", flag="--gamma")
+    d_reg_interval: int = option(16, "D steps per R1 step (lazy regularisation)")
+    # None = batch · 10 / 32.
+    ema_kimg: float | None = option(None, "G_ema half-life in thousands of clips", flag="--ema-kimg")
+    # The matching D keeps the low-resolution half of a sample with this probability.
+    lr_cond_prob: float = option(0.1, "P(D sees the low-res input)", flag="--lr-cond-prob")
+    # Degradations: blur, noise, resampling.
+    degrade_p: float = option(0.1, "P(G's low-res input is degraded)", flag="--degrade-p")
+    # In G's loss; 0 = a pure GAN.
+    recon_weight: float = option(100.0, "weight of the MSE to real frames", flag="--recon-weight")
+    mirror: bool = option(True, "x-flip whole clips", flag="--mirror")
+    tick_kimg: float = option(1.0, "log interval in kimg", flag="--tick-kimg")
+    snap_ticks: int = option(20, "ticks per snapshot (`--snap-kimg` sets it)")
+    keep_states: int = option(2, "training states kept (models: all)", flag="--keep-states")
+    seed: int = option(0, "random seed", flag="--seed")
+    workers: int | None = option(None, "data loader processes", flag="--workers")
+    device: str | None = option(None, "cpu or cuda (default: cuda if available)", flag="--device")
+    sample_clips: int = option(4, "rows of the sample grid (first videos of the dataset, held fixed)")
+    sample_seconds: float = option(2.0, "seconds of each sample clip")
+    max_bad_steps: int = option(8, "non-finite steps in a row before the run stops")
+    metrics: tuple[str, ...] = option((), "metrics of the whole cascade (needs --base) at every snapshot")
+    # torchrun sets its own.
+    gpus: int = option(1, "ranks to spawn: one per GPU, gloo ranks on CPU (or torchrun)", flag="--gpus")
 
     def model_config(self, base_resolution: int, fps: float) -> SRModelConfig:
         return sr_preset(
@@ -98,20 +115,10 @@ class SRTrainOptions:
 
     @classmethod
     def from_json_file(cls, path: Path) -> SRTrainOptions:
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise TrainingError(f"{path}: cannot read training options ({e})") from None
-        if not isinstance(data, dict) or data.get("kind") != RUN_KIND:
-            run = Path(path).parent
-            raise TrainingError(
-                f"{run}: this is a base-model run folder; resume it with sgv train --outdir {run} --resume latest"
-            )
-        data["metrics"] = tuple(data.get("metrics", ()))
-        try:
-            return from_dict(cls, data, str(path))
-        except (TypeError, ValueError) as e:
-            raise TrainingError(f"{path}: {e}") from None
+        def base_run(data) -> bool:
+            return not isinstance(data, dict) or data.get("kind") != RUN_KIND
+
+        return read_options_file(cls, path, base_run, "a base-model", "sgv train")
 
     def replace(self, **changes: Any) -> SRTrainOptions:
         return dataclasses.replace(self, **changes)

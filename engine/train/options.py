@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,23 +170,33 @@ class TrainOptions:
 
     @classmethod
     def from_json_file(cls, path: Path) -> TrainOptions:
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise TrainingError(f"{path}: cannot read training options ({e})") from None
-        if isinstance(data, dict) and data.get("kind") == "cascade-sr":  # engine.cascade.options.RUN_KIND
-            run = Path(path).parent
-            raise TrainingError(
-                f"{run}: this is an SR-level run folder; resume it with sgv train-sr --outdir {run} --resume latest"
-            )
-        data["metrics"] = tuple(data.get("metrics", ()))
-        try:
-            return from_dict(cls, data, str(path))
-        except TypeError as e:
-            raise TrainingError(f"{path}: {e}") from None
+        def sr_run(data) -> bool:
+            return isinstance(data, dict) and data.get("kind") == "cascade-sr"  # engine.cascade.options.RUN_KIND
+
+        return read_options_file(cls, path, sr_run, "an SR-level", "sgv train-sr")
 
     def replace(self, **changes: Any) -> TrainOptions:
         return dataclasses.replace(self, **changes)
+
+
+def read_options_file(cls, path: Path, other_kind: Callable[[Any], bool], other_name: str, other_command: str):
+    """Options of class `cls` (TrainOptions, SRTrainOptions) from a run folder's training_options.json. One
+    TrainingError line when the file cannot be read or does not fit `cls`, or when `other_kind(data)` says it
+    is the other kind of run: `other_name` ("an SR-level") names it and `other_command` resumes it."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise TrainingError(f"{path}: cannot read training options ({e})") from None
+    if other_kind(data):
+        run = Path(path).parent
+        raise TrainingError(
+            f"{run}: this is {other_name} run folder; resume it with {other_command} --outdir {run} --resume latest"
+        )
+    data["metrics"] = tuple(data.get("metrics", ()))
+    try:
+        return from_dict(cls, data, str(path))
+    except (TypeError, ValueError) as e:
+        raise TrainingError(f"{path}: {e}") from None
 
 
 # -- the fields' metadata, for the CLI and the app --------------------------------------------------------
