@@ -47,7 +47,7 @@ def _umask() -> int:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("Umask:"):
                 return int(line.split()[1], 8)
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # no /proc (macOS, Windows): assume the common default
         pass
     return 0o022
 

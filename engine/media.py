@@ -160,7 +160,7 @@ class FrameWriter:
         return self
 
     def _open(self) -> None:
-        raise NotImplementedError
+        raise NotImplementedError  # abstract: VideoWriter and FrameFolderWriter open their own outputs
 
 
 class VideoWriter(FrameWriter):

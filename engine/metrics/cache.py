@@ -39,7 +39,7 @@ def dataset_fingerprint(ds) -> dict:
     try:
         st = path.stat()
         stat = {"size": st.st_size if path.is_file() else None, "mtime_ns": st.st_mtime_ns}
-    except OSError:
+    except OSError:  # unreadable path: the names and lengths above still identify the content
         pass
     return {
         "path": str(path.resolve()) if path.exists() else str(ds.path),
