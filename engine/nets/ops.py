@@ -80,11 +80,10 @@ def upfirdn2d(
         x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
         x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
     fk = (f * gain).to(x.dtype).flip([0, 1])  # convolution, not correlation (a no-op for symmetric filters)
-    # One depthwise 2-D pass: in channels_last it is ~10x faster on CPU than two separable 1-D passes.
-    x = F.conv2d(x, fk[None, None].expand(c, 1, *fk.shape), padding=conv_pad, groups=c)
-    if down > 1:
-        x = x[:, :, ::down, ::down]
-    return x
+    # One depthwise 2-D pass: in channels_last it is ~10x faster on CPU than two separable 1-D passes. The
+    # weight must be contiguous (an expanded view sends oneDNN to a kernel 6x slower), and decimation is the
+    # conv's stride: only the kept outputs are computed.
+    return F.conv2d(x, fk[None, None].repeat(c, 1, 1, 1), padding=conv_pad, stride=down, groups=c)
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2) -> torch.Tensor:
