@@ -173,20 +173,28 @@ def open_run(outdir, ranks: distributed.Ranks, resume: str | None, check_state: 
 
 
 class TickStats:
+    """Sums stay on the values' device until the tick: reading them every phase would make the host wait for
+    the GPU several times a step."""
+
     def __init__(self):
-        self.sums: dict[str, list[float]] = {}
+        self.sums: dict[str, list] = {}  # name -> [Σ values (float64 tensor on the values' device), count]
 
     def add(self, name: str, values: torch.Tensor) -> None:
         v = values.detach().double()
-        s = self.sums.setdefault(name, [0.0, 0.0])
-        s[0] += float(v.sum())
+        s = self.sums.setdefault(name, [0.0, 0])
+        s[0] = v.sum() + s[0]
         s[1] += v.numel()
 
     def reduce(self, ranks: distributed.Ranks) -> dict[str, float]:
         names = sorted(self.sums)
         names = _agreed_names(names, ranks)
-        flat = torch.tensor([x for n in names for x in self.sums.get(n, [0.0, 0.0])], dtype=torch.float64)
-        flat = distributed.reduce_sum(flat.to(ranks.device), ranks.world).cpu()
+        parts = [
+            torch.as_tensor(x, dtype=torch.float64, device=ranks.device).reshape(1)
+            for n in names
+            for x in self.sums.get(n, [0.0, 0])
+        ]
+        flat = torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64, device=ranks.device)
+        flat = distributed.reduce_sum(flat, ranks.world).cpu()
         self.sums = {}
         return {n: flat[2 * i].item() / flat[2 * i + 1].item() for i, n in enumerate(names) if flat[2 * i + 1] > 0}
 
@@ -267,6 +275,7 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
         modules={"G": G, "D": D, "G_ema": G_ema}, optimizers={"opt_G": opt_G, "opt_D": opt_D}, augment=augment
     )
     bad_steps = 0
+    ada_sum: torch.Tensor | float = 0.0  # Σ sign(D(real)) not yet folded into ts.ada_signs (kept on the device)
     if state is not None:
         ts.load_state_dict(state)
         if ranks.is_main:
@@ -330,8 +339,8 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
                     phase_loss += loss.detach().double() * (batch_gpu / per_rank)
                     for name, values in phase_stats.items():
                         stats.add(name, values)
-                    if "Loss/signs/real" in phase_stats:
-                        ts.ada_signs[0] += float(phase_stats["Loss/signs/real"].sum())
+                    if "Loss/signs/real" in phase_stats and augment is not None:  # summed on the device
+                        ada_sum = phase_stats["Loss/signs/real"].double().sum() + ada_sum
                         ts.ada_signs[1] += phase_stats["Loss/signs/real"].numel()
                 module.requires_grad_(False)
                 if phase.name == "Gmain":
@@ -365,6 +374,8 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
             ts.cur_nimg += opts.batch * k
             ts.step += 1
             if augment is not None and opts.aug == "ada" and ts.step % opts.ada_interval == 0:
+                ts.ada_signs[0] += float(ada_sum)  # the one read of the signs, every ada_interval steps
+                ada_sum = 0.0
                 signs = distributed.reduce_sum(
                     torch.tensor(ts.ada_signs, dtype=torch.float64, device=device), ranks.world
                 )
@@ -383,6 +394,8 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
         now = time.time()
         tick_kimg = (ts.cur_nimg - tick_start_nimg) / 1000
         tick_stats = stats.reduce(ranks)
+        ts.ada_signs[0] += float(ada_sum)  # the state a snapshot writes holds every sign seen
+        ada_sum = 0.0
         sec_per_kimg = (now - tick_start_time) / tick_kimg if tick_kimg > 0 else float("nan")
         ts.total_sec = total_sec_before + now - start_time
         snapshot = done or aborted or (ts.cur_tick + 1) % max(opts.snap_ticks, 1) == 0
