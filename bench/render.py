@@ -3,6 +3,7 @@
     python bench/render.py                              # tiny, small, paper256 on CPU (and CUDA if present)
     python bench/render.py --presets paper256 --paths fp32,channels_last
     python bench/render.py --presets paper256 --upstream /path/to/stylegan-v   # + upstream, same run
+    python bench/render.py --presets paper256 --devices cuda --compile reduce-overhead  # + CUDA graphs
 
 Every figure is relative to a baseline measured in the same run: ratios are t=1e6 vs t=0 (should be
 ~1: random-access motion) and each fast path vs the fp32 reference. With --upstream (a checkout of
@@ -98,6 +99,9 @@ def main() -> int:
     ap.add_argument("--batches", default="1,16")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    ap.add_argument(
+        "--compile", default=None, help="also time torch.compile(MODE) of the fp32 path (e.g. reduce-overhead on CUDA)"
+    )
     ap.add_argument("--upstream", type=Path, default=None, help="checkout of universome/stylegan-v to compare with")
     ap.add_argument("--upstream-deps", type=Path, default=None, help="folder with omegaconf (+ requests) for upstream")
     args = ap.parse_args()
@@ -127,9 +131,17 @@ def main() -> int:
                 + "".join(f"{'t=' + format(t, 'g'):>12}" for t in TIMES)
                 + f"{'1e6/0':>8}{'vs fp32':>9}"
             )
+            if args.compile:
+                paths = [*paths, f"compile:{args.compile}"]
             for path in paths:
-                precision, channels_last = PATHS[path]
-                video = engine.Video(G, content=0, motion=0, precision=precision, channels_last=channels_last)
+                if path.startswith("compile:"):  # the fp32 reference layout, compiled (parity checked below)
+                    video = engine.Video(G, content=0, motion=0, compile=path.split(":", 1)[1])
+                    ref = engine.Video(G, content=0, motion=0).frames(np.arange(4.0))
+                    diff = float((video.frames(np.arange(4.0)) - ref).abs().max())
+                    print(f"  {path}: max |compiled - fp32| = {diff:.2e} (goal <= 1e-3)")
+                else:
+                    precision, channels_last = PATHS[path]
+                    video = engine.Video(G, content=0, motion=0, precision=precision, channels_last=channels_last)
                 for batch in batches:
                     try:
                         secs = {t: time_video(video, t, batch, args.reps, device) for t in TIMES}

@@ -2,6 +2,7 @@
 
     python bench/train.py                        # tiny on CPU (+ paper256 when CUDA is present)
     python bench/train.py --presets tiny,small --batch 8 --steps 12
+    python bench/train.py --presets small --batch 32 --steps 30 --compile reduce-overhead   # on a GPU
 
 Baseline measured in the same run: the bare cost of one step's network work (G forward, D forward and
 backward on fake and real clips, no data loading, augmentation, EMA, R1 or bookkeeping). The ratio
@@ -36,19 +37,21 @@ def write_data(root: Path, res: int, videos: int = 8, frames: int = 64) -> Path:
     return root
 
 
-def loop_sec_per_kimg(data: Path, name: str, batch: int, steps: int, device: str, workdir: Path) -> float:
+def loop_sec_per_kimg(
+    data: Path, name: str, batch: int, steps: int, device: str, workdir: Path, compile_mode: str = "off"
+) -> float:
     k = 3
     times: list[tuple[float, int]] = []
     opts = TrainOptions(
-        data=str(data), outdir=str(workdir / f"run-{name}"), preset=name, batch=batch,
+        data=str(data), outdir=str(workdir / f"run-{name}-{compile_mode}"), preset=name, batch=batch,
         total_kimg=batch * k * steps / 1000, tick_kimg=1e9, snap_ticks=10**6, device=device, workers=1,
-        sample_contents=2, sample_seconds=0.2,
+        sample_contents=2, sample_seconds=0.2, compile=compile_mode,
     )  # fmt: skip
     training_loop(
         opts,
         progress_fn=lambda i: times.append((time.perf_counter(), i["nimg"])) if i["event"] == "step" else None,
     )
-    (t0, n0), (t1, n1) = times[2], times[-1]  # skip warm-up steps
+    (t0, n0), (t1, n1) = times[2], times[-1]  # skip warm-up steps (and, with --compile, compiling)
     return (t1 - t0) / ((n1 - n0) / 1000)
 
 
@@ -77,6 +80,7 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--compile", default=None, help="also time the loop under `sgv train --compile MODE`")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -91,6 +95,12 @@ def main() -> int:
             bare = bare_sec_per_kimg(name, args.batch, args.steps, device)
             rows.append((name, loop, bare))
             print(f"{name:9s} {device}: loop {loop:8.2f} s/kimg, bare G+D {bare:8.2f} s/kimg, ratio {loop / bare:.2f}")
+            if args.compile:
+                compiled = loop_sec_per_kimg(data, name, args.batch, args.steps, device, Path(tmp), args.compile)
+                print(
+                    f"{name:9s} {device}: loop --compile {args.compile} {compiled:8.2f} s/kimg, "
+                    f"{compiled / loop:.2f}x eager"
+                )
     print("summary: " + "; ".join(f"{n} {loop:.2f} s/kimg ({loop / bare:.2f}x bare)" for n, loop, bare in rows))
     return 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
@@ -89,6 +90,7 @@ class Video:
         batch_size: int = 16,
         precision: str = "fp32",
         channels_last: bool | None = None,
+        compile: str = "off",
     ):
         self.G = G
         self.c = class_vector(c, G.c_dim)
@@ -100,6 +102,13 @@ class Video:
         if channels_last is None:
             channels_last = G.device.type == "cpu"
         self.precision, self.channels_last = precision, channels_last
+        # torch.compile of the synthesis network (engine/compiled.py): "reduce-overhead" captures CUDA graphs,
+        # for launch-bound batch-1 rendering on a GPU; a failed compile warns once and renders eagerly.
+        self._synthesis = G.synthesis
+        if compile != "off":
+            from engine.compiled import CompiledOrEager
+
+            self._synthesis = CompiledOrEager(G.synthesis, compile, lambda text: warnings.warn(text, stacklevel=3))
 
     def _content_codes(self, content: int | torch.Tensor, psi: float) -> torch.Tensor:
         G = self.G
@@ -146,7 +155,7 @@ class Video:
         for i in range(0, len(ts), self.batch_size):
             chunk = ts[i : i + self.batch_size]
             v = self.G.motion([self.motion], chunk, self.c, cache=self._anchor_cache)
-            x = self.G.synthesis(self.ws, v, precision=self.precision, channels_last=self.channels_last)
+            x = self._synthesis(self.ws, v, precision=self.precision, channels_last=self.channels_last)
             out.append(x[0])
         return (
             torch.cat(out) if out else torch.empty(0, self.G.img_channels, self.G.img_resolution, self.G.img_resolution)

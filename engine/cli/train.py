@@ -167,6 +167,8 @@ def make_progress(rank: int, quiet: bool = False):
             )
             if info.get("snapshot"):
                 bar.write(f"snapshot: {info['snapshot']}")
+        elif event == "note":
+            bar.write(info["text"])
         elif event == "done":
             advance(info["nimg"])
             bar.close()

@@ -32,8 +32,8 @@ def cached_derived(
 ) -> torch.Tensor:
     """compute(p.detach()), memoised on `module` under `slot` while p's storage, version, device and `extra`
     are unchanged; computed afresh (with autograd) whenever p needs a gradient."""
-    if torch.is_grad_enabled() and p.requires_grad:
-        return compute(p)
+    if (torch.is_grad_enabled() and p.requires_grad) or torch.compiler.is_compiling():
+        return compute(p)  # under torch.compile: inline in the graph, no Python-side cache to mutate
     key = (p.data_ptr(), p._version, p.device, *extra)
     cache = module.__dict__.setdefault("_derived_cache", {})
     hit = cache.get(slot)
@@ -134,11 +134,12 @@ def clamp_activations(y: torch.Tensor, clamp: float | None) -> torch.Tensor:
 
     On the CPU it is skipped when nothing lies outside ±clamp, which is exact (clamp's gradient is 1 wherever
     min ≤ y ≤ max): one read of y instead of the clamp and, in training, the four mask passes of its backward,
-    about 8 % of a CPU training step. Elsewhere the check would cost a host synchronisation, so it always clamps.
+    about 8 % of a CPU training step. Elsewhere the check would cost a host synchronisation (and a graph break
+    under torch.compile), so there it always clamps.
     """
     if clamp is None or clamp < 0:
         return y
-    if y.device.type == "cpu":
+    if y.device.type == "cpu" and not torch.compiler.is_compiling():  # compiled graphs fuse the clamp anyway
         flat = y.detach()
         if flat.dim() == 4 and flat.is_contiguous(memory_format=torch.channels_last):
             flat = flat.permute(0, 2, 3, 1)  # a contiguous view: aminmax would copy an NHWC tensor first (7x slower)

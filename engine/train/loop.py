@@ -29,6 +29,7 @@ from engine.fileio import append_jsonl, atomic_write_text
 from engine.fileio import read_jsonl as read_log
 from engine.motion_codes import MotionCodes
 from engine.nets import Discriminator, Generator
+from engine.compiled import compile_networks
 from engine.train.loss import VideoGANLoss, phases
 from engine.train.options import TrainingError, TrainOptions
 from engine.train.sampling import StepBatches, TrainClips, fake_draws, torch_generator
@@ -268,7 +269,9 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
     opt_D = _adam(D, lr_d, opts.d_reg_interval)
     r1_gamma = opts.r1_gamma(res)
     precision = _precision(opts, device)
-    loss_fn = VideoGANLoss(G, D, None, r1_gamma, precision, channels_last=device.type == "cpu")
+    note = lambda text: progress_fn({"event": "note", "text": text})  # noqa: E731
+    compiled = compile_networks(G, D, opts.compile, note)
+    loss_fn = VideoGANLoss(G, D, None, r1_gamma, precision, channels_last=device.type == "cpu", compiled=compiled)
     step_phases = phases(opts.d_reg_interval, r1_gamma)
 
     ts = TrainingState(

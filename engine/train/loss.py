@@ -67,11 +67,15 @@ class VideoGANLoss:
         r1_gamma: float,
         precision: str = "fp32",
         channels_last: bool = False,
+        compiled: tuple = (None, None),
     ):
         self.G, self.D, self.augment, self.r1_gamma, self.precision = G, D, augment, r1_gamma, precision
         # Same fp32 math in the NHWC layout: oneDNN's CPU convolutions run 1.2-1.6x faster in it and its
         # depthwise FIR filters up to 10x (bench/train_step.py); on CUDA the loop leaves it off.
         self.channels_last = channels_last
+        # Compiled G.synthesis and D (engine/compiled.py) for every pass but R1's; None = eager.
+        self.synthesis = compiled[0] or G.synthesis
+        self.D_compiled = compiled[1] or D
         self.reset_w_stats()
 
     def generate(
@@ -88,7 +92,7 @@ class VideoGANLoss:
             self.w_sum = self.w_sum + ws[:, 0].detach().double().sum(dim=0)
             self.w_count += ws.shape[0]
         v = self.G.motion(motions, t, c)
-        return self.G.synthesis(ws, v, precision=self.precision, channels_last=self.channels_last)
+        return self.synthesis(ws, v, precision=self.precision, channels_last=self.channels_last)
 
     def reset_w_stats(self) -> None:
         self.w_sum, self.w_count = 0, 0
@@ -96,10 +100,11 @@ class VideoGANLoss:
     def discriminate(self, img: torch.Tensor, t: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         if self.augment is not None:
             img = self.augment(img)
-        r1_input = img.is_leaf and img.requires_grad  # its double backward is slower in NHWC
+        r1_input = img.is_leaf and img.requires_grad  # its double backward is slower in NHWC, and not compilable
         if self.channels_last and not r1_input:
             img = img.reshape(-1, *img.shape[-3:]).contiguous(memory_format=torch.channels_last)  # [N·k, C, H, W]
-        return self.D(img, t.to(torch.float32), c, precision=self.precision)
+        D = self.D if r1_input else self.D_compiled
+        return D(img, t.to(torch.float32), c, precision=self.precision)
 
     def phase_loss(self, phase: Phase, real: tuple, fake: tuple) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """real = (img [N,k,C,H,W] float in [-1,1], t [N,k], c); fake = (z, c, t, motions)."""

@@ -108,6 +108,13 @@ class TrainOptions:
     deterministic: bool = option(
         False, "deterministic torch algorithms (exact resume on CPU holds without them)", flag="--deterministic"
     )
+    compile: str = option(
+        "off",
+        "torch.compile G's synthesis and D for the G and D steps (R1 stays eager): off, default, "
+        "reduce-overhead (CUDA graphs) or max-autotune; falls back to eager if compiling fails",
+        flag="--compile",
+        choices=("off", "default", "reduce-overhead", "max-autotune"),
+    )
 
     # -- derived ------------------------------------------------------------------------------------------
     def model_config(self, c_dim: int = 0, fps: float | None = None) -> ModelConfig:
