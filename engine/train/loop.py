@@ -24,12 +24,12 @@ import numpy as np
 import torch
 
 from engine import distributed
+from engine.compiled import compile_networks
 from engine.config import DiscriminatorConfig, GeneratorConfig, ModelConfig, from_dict, to_dict, to_json
 from engine.fileio import append_jsonl, atomic_write_text
 from engine.fileio import read_jsonl as read_log
 from engine.motion_codes import MotionCodes
 from engine.nets import Discriminator, Generator
-from engine.compiled import compile_networks
 from engine.train.loss import VideoGANLoss, phases
 from engine.train.options import TrainingError, TrainOptions
 from engine.train.sampling import StepBatches, TrainClips, fake_draws, torch_generator
