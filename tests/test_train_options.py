@@ -8,6 +8,8 @@ import dataclasses
 import subprocess
 import sys
 
+import pytest
+
 from app.training_runs import RunSpec, preset_names
 from engine.cli import build_parser
 from engine.config import PRESETS
@@ -62,3 +64,12 @@ def test_options_import_without_torch():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert dataclasses.is_dataclass(TrainOptions)
+
+
+def test_resolution_below_the_discriminators_frame_join_is_one_line():
+    """`--res 16` once crashed inside D (AttributeError: it joins the k frames at 16², below its first block)."""
+    from engine.config import ConfigError, preset
+
+    with pytest.raises(ConfigError, match="resolution 16 is too small .* at least 32"):
+        preset("tiny", resolution=16)
+    assert preset("tiny", resolution=32).discriminator.img_resolution == 32

@@ -119,8 +119,14 @@ class _RunLock:
 def training_batches(clips, opts, ranks: distributed.Ranks, batch_gpu: int, start_step: int, loaders: list):
     """An iterator over this rank's batches of `clips` from step `start_step` on (StepBatches), read by
     `opts.workers` loader processes (default: up to 3, leaving a core); added to `loaders` (open_run's list,
-    which stops its workers at the end)."""
+    which stops its workers at the end). With `opts.data_on_device`, gathered from the whole dataset held on
+    the device instead (engine/train/device_data.py)."""
     workers = opts.workers if opts.workers is not None else max(0, min(3, (os.cpu_count() or 1) - 1))
+    if getattr(opts, "data_on_device", False):
+        from engine.train.device_data import DeviceClips, device_budget
+
+        on_device = DeviceClips(clips, ranks.device, device_budget(ranks.device), threads=max(workers, 1))
+        return on_device.batches(StepBatches(opts.batch, ranks.rank, ranks.world, batch_gpu, start_step=start_step))
     loader = torch.utils.data.DataLoader(
         clips,
         batch_sampler=StepBatches(opts.batch, ranks.rank, ranks.world, batch_gpu, start_step=start_step),

@@ -108,6 +108,12 @@ class TrainOptions:
     deterministic: bool = option(
         False, "deterministic torch algorithms (exact resume on CPU holds without them)", flag="--deterministic"
     )
+    data_on_device: bool = option(
+        False,
+        "decode the whole dataset once into the training device's memory and gather batches there "
+        "(no loader workers; for small datasets on a GPU)",
+        flag="--data-on-device",
+    )
     compile: str = option(
         "off",
         "torch.compile G's synthesis and D for the G and D steps (R1 stays eager): off, default, "

@@ -74,14 +74,19 @@ class TrainClips(torch.utils.data.Dataset):
         item = int(self._perm[1][pos])
         return item % len(self.dataset), item >= len(self.dataset)
 
-    def __getitem__(self, g: int):
+    def plan(self, g: int) -> tuple[int, bool, list[int], np.ndarray]:
+        """Sample g without reading it: (video, x-flip, its k frame indices in the video, t [k] float64)."""
         i, flip = self.video_of(g)
         gen = rng(self.seed, 1, g)
         n = self.dataset.num_frames(i)
         window = min(n, self.max_num_frames)
         start = int(gen.integers(0, n - window + 1))
         t = sample_frame_times(window, self.k, self.max_dist, gen)
-        frames = self.dataset.read_frames(i, [start + int(x) for x in t])  # uint8 [k, R, R, 3]
+        return i, flip, [start + int(x) for x in t], t
+
+    def __getitem__(self, g: int):
+        i, flip, frame_idx, t = self.plan(g)
+        frames = self.dataset.read_frames(i, frame_idx)  # uint8 [k, R, R, 3]
         if flip:
             frames = frames[:, :, ::-1]
         frames = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)  # [k, 3, R, R]
