@@ -20,7 +20,7 @@ timeout 240 $PY bench/render.py --presets "$PRESET_R" --devices "$DEVICES" --bat
   --compile "$MODE" | tail -14
 # 2. training: the small preset at batch 32 (the bundled model's) and 128, eager vs compiled
 for batch in 32 128; do
-  timeout 200 $PY bench/train.py --presets "$PRESET_T" --batch $batch --steps 30 --compile "$MODE" | tail -3
+  timeout 240 $PY bench/train.py --presets "$PRESET_T" --batch $batch --steps 30 --compile "$MODE" | tail -3
 done
 # 3. training paper256 at batch 16, eager vs compiled
 timeout 200 $PY bench/train.py --presets "$PRESET_R" --batch 16 --steps 10 --compile "$MODE" | tail -3

@@ -7,7 +7,7 @@
 #
 #   OUT=/tmp/out bash bench/train_bundled.sh                       # on the GPU (defaults: ~10 min of work)
 #   TINY=1 TRAIN_S=60 SR_S=40 OUT=/tmp/tb bash bench/train_bundled.sh   # the same steps on a CPU, tiny config
-#   BATCH=128 COMPILE=reduce-overhead OUT=/tmp/out bash bench/train_bundled.sh   # what bench/gpu_checks.sh found fastest
+#   BATCH=128 COMPILE=reduce-overhead DEVICE_DATA=1 OUT=/tmp/out bash bench/train_bundled.sh   # (what gpu_checks.sh finds fastest)
 # (R1's gamma follows the batch: 0.0002·res²/batch; the learning rate stays upstream's 0.0025 at any batch.)
 #
 # $OUT gets at most 8 files (what a device call brings back): model-latest.safetensors (the new base),
@@ -33,7 +33,7 @@ if [ -n "${TINY:-}" ]; then  # CPU check: tiny nets, tiny data, the same steps
   Q_ARGS="--num-videos 8 --device cpu"  # (the bundled model is 64²: not compared)
 else  # assets/models/README.md's command, snapshots every 50 kimg (~80 s) instead of 100
   RES=64; VIDEOS=64; FRAMES=256
-  TRAIN_ARGS="--preset small --batch ${BATCH:-32} --tick-kimg 10 --snap-kimg 50 --workers 6 --aug noaug --compile ${COMPILE:-off}"
+  TRAIN_ARGS="--preset small --batch ${BATCH:-32} --tick-kimg 10 --snap-kimg 50 --workers 6 --aug noaug --compile ${COMPILE:-off} ${DEVICE_DATA:+--data-on-device}"
   SR_ARGS="--preset sr-small --scale 2 --window 4 --batch 16 --tick-kimg 5 --snap-kimg 20 --workers 4"
   Q_ARGS="--bundled"
 fi
