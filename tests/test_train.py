@@ -321,3 +321,21 @@ def test_damaged_frames_end_the_run_with_one_line_and_no_hang(tmp_path):
     assert r.returncode == 2, r.stderr
     lines = [x for x in r.stderr.strip().splitlines() if x.startswith("sgv: ")]
     assert len(lines) == 1 and "reading training data failed" in lines[0] and "Traceback" not in r.stderr, r.stderr
+
+
+def test_fake_motions_cover_the_window_and_follow_their_seed():
+    from engine.config import preset
+    from engine.nets import Generator
+    from engine.train.sampling import fake_motions
+
+    cfg = preset("tiny").generator
+    G = Generator(cfg)
+    m = cfg.motion
+    a = fake_motions(np.array([3, 4]), 100, m.delta_z, m.context, m.z_dim)
+    b = fake_motions(np.array([3]), 100, m.delta_z, m.context, m.z_dim)
+    assert torch.equal(a[0].noise, b[0].noise) and not torch.equal(a[0].noise, a[1].noise)
+    assert abs(float(a[0].noise.std()) - 1) < 0.1
+    t = torch.tensor([[0.0, 50.0, 99.999], [12.5, 13.0, 98.0]], dtype=torch.float64)  # up to the window's end
+    with torch.no_grad():
+        v = G.motion(a, t)
+    assert v.shape == (2, 3, cfg.motion.code_dim) and torch.isfinite(v).all()

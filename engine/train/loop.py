@@ -28,11 +28,10 @@ from engine.compiled import compile_networks
 from engine.config import DiscriminatorConfig, GeneratorConfig, ModelConfig, from_dict, to_dict, to_json
 from engine.fileio import append_jsonl, atomic_write_text
 from engine.fileio import read_jsonl as read_log
-from engine.motion_codes import MotionCodes
 from engine.nets import Discriminator, Generator
 from engine.train.loss import VideoGANLoss, phases
 from engine.train.options import TrainingError, TrainOptions
-from engine.train.sampling import StepBatches, TrainClips, fake_draws, torch_generator
+from engine.train.sampling import StepBatches, TrainClips, fake_draws, fake_motions, torch_generator
 from engine.train.snapshot import list_states, resolve_resume, write_snapshot
 from engine.train.state import TrainingState
 
@@ -279,6 +278,8 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
     compiled = compile_networks(G, D, opts.compile, note)
     loss_fn = VideoGANLoss(G, D, None, r1_gamma, precision, channels_last=device.type == "cpu", compiled=compiled)
     step_phases = phases(opts.d_reg_interval, r1_gamma)
+    motion_cfg = cfg.generator.motion
+    delta_z, motion_context, motion_z_dim = motion_cfg.delta_z, motion_cfg.context, motion_cfg.z_dim
 
     ts = TrainingState(
         modules={"G": G, "D": D, "G_ema": G_ema}, optimizers={"opt_G": opt_G, "opt_D": opt_D}, augment=augment
@@ -337,7 +338,8 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
                         opts.seed, ts.step, phase_idx, slots, lengths, k, opts.max_dist, opts.max_num_frames, G.z_dim
                     )
                     c_fake = torch.from_numpy(labels[vids]).to(device) if labels is not None else None
-                    fake = (z.to(device), c_fake, t_fake, [MotionCodes(seed=int(s)) for s in seeds])
+                    motions = fake_motions(seeds, opts.max_num_frames, delta_z, motion_context, motion_z_dim)
+                    fake = (z.to(device), c_fake, t_fake, motions)
                     if augment is not None and float(augment.p) > 0:
                         gen = torch_generator(opts.seed, 3, ts.step, phase_idx, first)
                         loss_fn.augment = lambda x, gen=gen: augment(x, generator=gen)
