@@ -125,7 +125,7 @@ def modulated_conv2d(
         scale = out_scale.to(x.dtype).repeat_interleave(frames, dim=0).reshape(nt, out_ch, 1, 1)
         y = torch.addcmul(b.to(x.dtype).reshape(1, out_ch, 1, 1), y, scale) if b is not None else y * scale
     if act == "lrelu":
-        y = F.leaky_relu_(y, LRELU_SLOPE) if not torch.is_grad_enabled() else F.leaky_relu(y, LRELU_SLOPE)
+        y = F.leaky_relu_(y, LRELU_SLOPE)  # in place also under autograd: y is a fresh tensor no backward needs
     return clamp_activations(y, clamp)
 
 

@@ -91,7 +91,7 @@ class Conv2dLayer(nn.Module):
         b = (self.bias * g).to(x.dtype) if self.bias is not None else None
         x = conv2d_resample(x, w, f=self.resample_filter, up=self.up, down=self.down, padding=self.padding, bias=b)
         if self.activation == "lrelu":
-            x = F.leaky_relu_(x, LRELU_SLOPE) if not torch.is_grad_enabled() else F.leaky_relu(x, LRELU_SLOPE)
+            x = F.leaky_relu_(x, LRELU_SLOPE)  # in place: the conv's fresh output, which no backward needs
         elif self.activation != "linear":
             raise ValueError(f"unknown activation '{self.activation}'")
         return clamp_activations(x, self.conv_clamp * gain if self.conv_clamp is not None else None)
