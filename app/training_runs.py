@@ -83,9 +83,13 @@ class RunSpec:
     tick_kimg: float | None = None  # None = the trainer's default
     snap_kimg: float | None = None  # None = the trainer's default (SNAP_KIMG)
     seed: int | None = None  # None = the trainer's default
+    compile: str | None = None  # None = the trainer's default (off)
+    data_on_device: bool | None = None  # None = the trainer's default (off)
 
     def options(self) -> TrainOptions:
-        changes = dict(tick_kimg=self.tick_kimg, seed=self.seed)
+        changes = dict(
+            tick_kimg=self.tick_kimg, seed=self.seed, compile=self.compile, data_on_device=self.data_on_device
+        )
         return TrainOptions(
             data=self.data,
             outdir=self.outdir,
@@ -111,7 +115,8 @@ class RunSpec:
         opts = self.options()
         a = ["train", "--data", str(Path(self.data).expanduser().resolve()), "--outdir", _abs(self.outdir)]
         a += flag_args(opts, ["preset", "total_kimg", "batch", "gpus", "resolution", "gamma"])
-        a += flag_args(opts, [name for name in ("tick_kimg", "seed") if getattr(self, name) is not None])
+        optional = ("tick_kimg", "seed", "compile", "data_on_device")
+        a += flag_args(opts, [name for name in optional if getattr(self, name) is not None])
         if self.snap_kimg is not None:
             a += ["--snap-kimg", f"{self.snap_kimg:g}"]
         return a + ["--quiet"]  # no tqdm bar: it would fill train-stderr.log with carriage returns

@@ -51,6 +51,19 @@ def test_app_run_spec_has_the_trainers_defaults_and_checks(tmp_path):
         assert spec.problems() == spec.options().problems() != [], bad
 
 
+def test_app_run_spec_passes_compile_and_device_data(tmp_path):
+    plain = RunSpec(data="d", outdir=str(tmp_path / "o")).args()
+    assert "--compile" not in plain and "--data-on-device" not in plain
+    spec = RunSpec(data="d", outdir=str(tmp_path / "o"), compile="reduce-overhead", data_on_device=True)
+    args = spec.args()
+    assert args[args.index("--compile") + 1] == "reduce-overhead" and "--data-on-device" in args
+    from engine.cli.train import _options
+
+    parsed = _options(_train_parser().parse_args(args[1:]))  # what `sgv train` makes of the app's command line
+    assert (parsed.compile, parsed.data_on_device) == ("reduce-overhead", True)
+    assert RunSpec(data="d", outdir="o", compile="fast").problems() != []
+
+
 def test_ranges_and_choices_are_checked():
     problems = " | ".join(TrainOptions(data="d", outdir="o", aug_p=2.0, precision="fp8", num_frames=1).problems())
     assert "--aug-p must be at most 1" in problems and "--precision must be" in problems

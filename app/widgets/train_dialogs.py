@@ -17,7 +17,7 @@ from app.gui.style import OK_RGBA, colored, disabled, error_text, help_marker, n
 from app.jobs import Job, JobManager, JobState
 from app.sgv_commands import DEFAULT_COMMAND, dataset_info, prepare_dataset, summarize_dataset
 from app.training_runs import RunSpec, preset_names, preset_resolution
-from engine.train.options import SNAP_KIMG, auto_gamma, field_default, field_help
+from engine.train.options import SNAP_KIMG, auto_gamma, field_choices, field_default, field_help
 
 RESOLUTIONS = (32, 64, 128, 256, 512, 1024)
 DATASET_EXTS = (".zip",)
@@ -207,6 +207,8 @@ class NewRunDialog:
         self.tick_kimg = field_default("tick_kimg")
         self.snap_kimg = SNAP_KIMG
         self.seed = field_default("seed")
+        self.compile = field_default("compile")
+        self.data_on_device = field_default("data_on_device")
         self.error = ""
         self.check: Job | None = None  # `sgv dataset info --json` of `checked`
         self.checked = ""
@@ -235,6 +237,8 @@ class NewRunDialog:
             tick_kimg=self.tick_kimg if self.tick_kimg != field_default("tick_kimg") else None,
             snap_kimg=self.snap_kimg if self.snap_kimg != SNAP_KIMG else None,
             seed=self.seed if self.seed != field_default("seed") else None,
+            compile=self.compile if self.compile != field_default("compile") else None,
+            data_on_device=self.data_on_device if self.data_on_device != field_default("data_on_device") else None,
         )
 
     def model_resolution(self) -> int:
@@ -341,6 +345,13 @@ class NewRunDialog:
                     _, self.snap_kimg = imgui.input_float("Snapshot kimg", self.snap_kimg, 0.0, 0.0, "%g")
                     help_marker("A model snapshot and sample grid every this many kimg (and always when stopped).")
                     _, self.seed = imgui.input_int("Seed", self.seed, 1, 10)
+                    modes = field_choices("compile")
+                    changed, idx = imgui.combo("Compile", modes.index(self.compile), list(modes))
+                    if changed:
+                        self.compile = modes[idx]
+                    help_marker(field_help("compile").capitalize() + ".")
+                _, self.data_on_device = imgui.checkbox("Data on device", self.data_on_device)
+                help_marker(field_help("data_on_device").capitalize() + ".")
             finally:
                 imgui.tree_pop()
         edited, self.outdir, _ = _path_field("Run folder", self.outdir, self.out_dialog, "created; holds the run")
