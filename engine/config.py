@@ -265,13 +265,17 @@ def preset(
         changes.update({"generator.synthesis.img_resolution": resolution, "discriminator.img_resolution": resolution})
     cfg = override(cfg, **changes)
     validate(cfg.generator)
-    d = cfg.discriminator
-    if d.num_frames > 1 and d.img_resolution <= d.concat_res:  # its blocks join the k frames below concat_res
-        raise ConfigError(
-            f"resolution {d.img_resolution} is too small for the video discriminator: it joins the frames at "
-            f"{d.concat_res}², so the resolution must be at least {2 * d.concat_res}"
-        )
     return cfg
+
+
+def discriminator_problem(cfg: DiscriminatorConfig) -> str | None:
+    """Why a discriminator of this config cannot be built (None: it can). A generator alone has no such limit."""
+    if cfg.num_frames > 1 and cfg.img_resolution <= cfg.concat_res:  # its blocks join the k frames below concat_res
+        return (
+            f"resolution {cfg.img_resolution} is too small for the video discriminator: it joins the frames at "
+            f"{cfg.concat_res}², so the resolution must be at least {2 * cfg.concat_res}"
+        )
+    return None
 
 
 def validate(cfg: GeneratorConfig) -> None:

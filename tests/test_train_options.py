@@ -82,7 +82,14 @@ def test_options_import_without_torch():
 def test_resolution_below_the_discriminators_frame_join_is_one_line():
     """`--res 16` once crashed inside D (AttributeError: it joins the k frames at 16², below its first block)."""
     from engine.config import ConfigError, preset
+    from engine.nets import Discriminator, Generator
 
     with pytest.raises(ConfigError, match="resolution 16 is too small .* at least 32"):
-        preset("tiny", resolution=16)
-    assert preset("tiny", resolution=32).discriminator.img_resolution == 32
+        Discriminator(preset("tiny", resolution=16).discriminator)
+    Generator(preset("tiny", resolution=16).generator)  # a generator alone is fine at 16²
+    problems = TrainOptions(data="d", outdir="o", resolution=16).problems()
+    assert problems == [
+        "--res: resolution 16 is too small for the video discriminator: it joins the frames at 16², "
+        "so the resolution must be at least 32"
+    ]
+    assert TrainOptions(data="d", outdir="o", resolution=32).problems() == []

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.config import DiscriminatorConfig
+from engine.config import ConfigError, DiscriminatorConfig, discriminator_problem
 from engine.nets.layers import Conv2dLayer, FullyConnectedLayer, assert_shape, setup_filter
 from engine.nets.mapping import MappingNetwork
 
@@ -137,6 +137,9 @@ class DiscriminatorEpilogue(nn.Module):
 class Discriminator(nn.Module):
     def __init__(self, cfg: DiscriminatorConfig):
         super().__init__()
+        problem = discriminator_problem(cfg)
+        if problem:
+            raise ConfigError(problem)
         self.config = cfg
         res_log2 = int(math.log2(cfg.img_resolution))
         self.block_resolutions = [2**i for i in range(res_log2, 2, -1)]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.config import ModelConfig, from_dict, override, preset, to_dict
+from engine.config import ConfigError, ModelConfig, discriminator_problem, from_dict, override, preset, to_dict
 from engine.errors import SgvError
 
 
@@ -165,6 +165,13 @@ class TrainOptions:
                 out.append(f"{name} must be at most {meta['max']:g}, got {value:g}")
             if meta.get("power_of_two") and (value < 4 or value & (value - 1)):
                 out.append(f"{name} {value} must be a power of two, at least 4")
+        if self.preset in field_choices("preset") and (self.resolution is None or self.resolution >= 4):
+            try:
+                problem = discriminator_problem(self.model_config().discriminator)
+            except ConfigError:  # a bad --res: the field checks above already said so
+                problem = None
+            if problem:
+                out.append(f"--res: {problem}")
         if self.batch >= 1 and self.gpus >= 1:
             if self.batch % self.gpus:
                 out.append(f"--batch {self.batch} must be divisible by --gpus {self.gpus}")
