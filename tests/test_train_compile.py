@@ -2,26 +2,15 @@
 
 import pytest
 import torch
+from test_train_fastpaths import phase_grads
 
 from engine import compiled as compiled_mod
 from engine.config import preset
-from engine.motion_codes import MotionCodes
 from engine.nets import Discriminator, Generator
-from engine.train.loss import Phase, VideoGANLoss
 
 
 def _phase(G, D, name, compiled):
-    loss_fn = VideoGANLoss(G, D, None, r1_gamma=1.0, channels_last=True, compiled=compiled)
-    module = G if name == "Gmain" else D
-    module.requires_grad_(True)
-    g = torch.Generator().manual_seed(3)
-    n, res = 4, G.img_resolution
-    real = (torch.rand(n, 3, 3, res, res, generator=g) * 2 - 1, torch.tensor([[0.0, 2.0, 5.0]] * n).double(), None)
-    fake = (torch.randn(n, G.z_dim, generator=g), None, real[1] + 0.5, [MotionCodes(seed=i) for i in range(n)])
-    loss, _ = loss_fn.phase_loss(Phase(name, "G" if name == "Gmain" else "D", 1, 1.0), real, fake)
-    grads = torch.autograd.grad(loss, list(module.parameters()), allow_unused=True)
-    module.requires_grad_(False)
-    return loss.detach(), [torch.zeros(()) if x is None else x for x in grads]
+    return phase_grads(G, D, name, channels_last=True, compiled=compiled)
 
 
 def test_compiled_steps_match_eager():

@@ -76,8 +76,9 @@ def test_conv_layer_with_folded_gain_equals_reference(kernel, down, act, bias, c
     assert (hy - hr).abs().max() <= 1e-4 * (1 + hr.abs().max())
 
 
-def _phase_grads(G, D, channels_last: bool, name: str) -> tuple[float, list[torch.Tensor]]:
-    loss_fn = VideoGANLoss(G, D, None, r1_gamma=1.0, channels_last=channels_last)
+def phase_grads(G, D, name: str, **loss_options) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """One phase (Gmain, Dmain or Dreg) on fixed tiny inputs: (loss, gradients of the phase's network)."""
+    loss_fn = VideoGANLoss(G, D, None, r1_gamma=1.0, **loss_options)
     module = G if name == "Gmain" else D
     module.requires_grad_(True)
     g = torch.Generator().manual_seed(5)
@@ -85,9 +86,9 @@ def _phase_grads(G, D, channels_last: bool, name: str) -> tuple[float, list[torc
     real = (torch.rand(n, 3, 3, res, res, generator=g) * 2 - 1, torch.tensor([[0.0, 2.0, 5.0]] * n).double(), None)
     fake = (torch.randn(n, G.z_dim, generator=g), None, real[1] + 1.5, [MotionCodes(seed=i) for i in range(n)])
     loss, _ = loss_fn.phase_loss(Phase(name, "G" if name == "Gmain" else "D", 1, 1.0), real, fake)
-    grads = torch.autograd.grad(loss, [p for p in module.parameters()], allow_unused=True)
+    grads = torch.autograd.grad(loss, list(module.parameters()), allow_unused=True)
     module.requires_grad_(False)
-    return loss.item(), [torch.zeros(()) if x is None else x for x in grads]
+    return loss.detach(), [torch.zeros(()) if x is None else x for x in grads]
 
 
 @pytest.mark.parametrize("name", ["Gmain", "Dmain", "Dreg"])
@@ -97,8 +98,8 @@ def test_channels_last_training_equals_contiguous(name):
     torch.manual_seed(0)
     G, D = Generator(cfg.generator).train(), Discriminator(cfg.discriminator).train()
     G.requires_grad_(False), D.requires_grad_(False)
-    loss_a, grads_a = _phase_grads(G, D, False, name)
-    loss_b, grads_b = _phase_grads(G, D, True, name)
-    assert abs(loss_a - loss_b) <= 1e-5 * (1 + abs(loss_a))
+    loss_a, grads_a = phase_grads(G, D, name, channels_last=False)
+    loss_b, grads_b = phase_grads(G, D, name, channels_last=True)
+    assert abs(float(loss_a) - float(loss_b)) <= 1e-5 * (1 + abs(float(loss_a)))
     for a, b in zip(grads_a, grads_b):
         assert (a - b).abs().max() <= 1e-4 * (1 + a.abs().max())
