@@ -6,8 +6,9 @@ eager (it needs a double backward, which compiled graphs do not support), and so
 networks (their inputs are Python objects: the motion codes). Static shapes: a step's batch never changes.
 
 Modes are torch.compile's: "default", "reduce-overhead" (CUDA graphs: for launch-bound small models on a GPU),
-"max-autotune". On the 2-core CPU none pays (a compiled tiny synthesis renders 2x slower and compiling the small
-preset's step takes ~90 s), so the option is off by default; bench/train.py --compile measures it.
+"max-autotune". On the 2-core CPU training does not pay (the tiny loop 1.1-1.2x slower, after about a minute of
+compiling), so it is off by default; rendering the tiny preset is 1.8-2.8x faster after ~30 s of compiling per
+batch shape. bench/train.py --compile and bench/render.py --compile measure both (bench/gpu_checks.sh on a GPU).
 """
 
 from __future__ import annotations

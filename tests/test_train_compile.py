@@ -6,7 +6,9 @@ from test_train_fastpaths import phase_grads
 
 from engine import compiled as compiled_mod
 from engine.config import preset
+from engine.motion_codes import MotionCodes
 from engine.nets import Discriminator, Generator
+from engine.train.loss import Phase, VideoGANLoss
 
 
 def _phase(G, D, name, compiled):
@@ -64,3 +66,25 @@ def test_failed_compile_falls_back_with_one_note(monkeypatch):
     assert compiled_mod.compile_networks(G, D, "off", notes.append) == (None, None)
     with pytest.raises(ValueError, match="unknown compile mode"):
         compiled_mod.compile_networks(G, D, "fast", notes.append)
+
+
+def test_r1_pass_never_uses_the_compiled_discriminator_even_with_augmentation():
+    """R1 needs a double backward: its D call stays eager also when ADA augments the real clips first."""
+    cfg = preset("tiny")
+    torch.manual_seed(0)
+    G, D = Generator(cfg.generator).train(), Discriminator(cfg.discriminator).train()
+    calls = []
+
+    def compiled_d(*args, **kwargs):
+        calls.append(args[0].requires_grad)
+        return D(*args, **kwargs)
+
+    for name, expected in (("Dreg", []), ("Dmain", [False, False])):
+        calls.clear()
+        loss_fn = VideoGANLoss(G, D, lambda x: x.flip(-1), r1_gamma=1.0, compiled=(None, compiled_d))
+        n, res = 2, G.img_resolution
+        img = torch.rand(n, 3, 3, res, res) * 2 - 1
+        t = torch.tensor([[0.0, 2.0, 5.0]] * n).double()
+        fake = (torch.randn(n, G.z_dim), None, t + 1, [MotionCodes(seed=i) for i in range(n)])
+        loss_fn.phase_loss(Phase(name, "D", 1, 1.0), (img, t, None), fake)
+        assert calls == expected, name

@@ -98,9 +98,11 @@ class VideoGANLoss:
         self.w_sum, self.w_count = 0, 0
 
     def discriminate(self, img: torch.Tensor, t: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        # R1's input (a leaf that needs its gradient, before augmentation) runs eagerly in NCHW: its double
+        # backward cannot go through a compiled graph and is slower in NHWC.
+        r1_input = img.is_leaf and img.requires_grad
         if self.augment is not None:
             img = self.augment(img)
-        r1_input = img.is_leaf and img.requires_grad  # its double backward is slower in NHWC, and not compilable
         if self.channels_last and not r1_input:
             img = img.reshape(-1, *img.shape[-3:]).contiguous(memory_format=torch.channels_last)  # [N·k, C, H, W]
         D = self.D if r1_input else self.D_compiled
