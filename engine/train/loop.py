@@ -290,6 +290,7 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
         ts.load_state_dict(state)
         if ranks.is_main:
             _trim_log(run_dir / "log.jsonl", ts.cur_nimg)
+    aug_p = float(augment.p) if augment is not None else 0.0  # host copy: read again only when ADA moves p
 
     if ranks.is_main:
         atomic_write_text(run_dir / "training_options.json", opts.to_json())
@@ -340,7 +341,7 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
                     c_fake = torch.from_numpy(labels[vids]).to(device) if labels is not None else None
                     motions = fake_motions(seeds, opts.max_num_frames, delta_z, motion_context, motion_z_dim)
                     fake = (z.to(device), c_fake, t_fake, motions)
-                    if augment is not None and float(augment.p) > 0:
+                    if augment is not None and aug_p > 0:
                         gen = torch_generator(opts.seed, 3, ts.step, phase_idx, first)
                         loss_fn.augment = lambda x, gen=gen: augment(x, generator=gen)
                     else:
@@ -394,6 +395,7 @@ def _train(opts, ranks, device, run_dir, progress_fn, abort_fn, state: dict | No
                     rt = float(signs[0] / signs[1])
                     adjust = np.sign(rt - opts.ada_target) * (opts.batch * opts.ada_interval) / (opts.ada_kimg * 1000)
                     augment.p.copy_((augment.p + adjust).clamp(0, 1))
+                    aug_p = float(augment.p)
                 ts.ada_signs = [0.0, 0.0]
             done = ts.cur_nimg >= total_nimg
             aborted = distributed.broadcast_flag(bool(abort_fn()) if ranks.is_main else False, ranks)
