@@ -13,11 +13,10 @@ loop's own Adam settings; upstream's through its `StyleGAN2Loss` in a subprocess
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -29,6 +28,9 @@ from engine.motion_codes import MotionCodes  # noqa: E402
 from engine.nets import Discriminator, Generator  # noqa: E402
 from engine.train.loop import _adam  # noqa: E402
 from engine.train.loss import Phase, VideoGANLoss  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from upstream_train_runner import time_step  # noqa: E402  (imports nothing of upstream itself)
 
 
 def ours(name: str, batch: int, k: int, steps: int, reg_reps: int, reg_interval: int, gamma: float) -> dict:
@@ -44,7 +46,10 @@ def ours(name: str, batch: int, k: int, steps: int, reg_reps: int, reg_interval:
     def times() -> torch.Tensor:
         return torch.sort(torch.rand(batch, k, dtype=torch.float64) * 32, dim=1).values.floor()
 
-    def phase(p: Phase, module, opt, step: int) -> None:
+    calls = itertools.count()
+
+    def phase(p: Phase, module, opt) -> None:
+        step = next(calls)
         opt.zero_grad(set_to_none=True)
         module.requires_grad_(True)
         fake = (torch.randn(batch, G.z_dim), None, times(), [MotionCodes(seed=step * batch + i) for i in range(batch)])
@@ -53,20 +58,11 @@ def ours(name: str, batch: int, k: int, steps: int, reg_reps: int, reg_interval:
         module.requires_grad_(False)
         opt.step()
 
-    main_laps, reg_laps = [], []
-    for s in range(steps + 2):
-        start = time.perf_counter()
-        phase(Phase("Gmain", "G", 1, 1.0), G, opt_G, s)
-        phase(Phase("Dmain", "D", 1, 1.0), D, opt_D, s)
-        if s >= 2:  # the first steps warm allocators and caches
-            main_laps.append(time.perf_counter() - start)
-    for s in range(reg_reps + 1):
-        start = time.perf_counter()
-        phase(Phase("Dreg", "D", reg_interval, float(reg_interval)), D, opt_D, s)
-        if s >= 1:
-            reg_laps.append(time.perf_counter() - start)
-    main_s, reg_s = statistics.median(main_laps), statistics.median(reg_laps)
-    return {"main_s": main_s, "reg_s": reg_s, "step_s": main_s + reg_s / reg_interval}
+    return time_step(
+        lambda: (phase(Phase("Gmain", "G", 1, 1.0), G, opt_G), phase(Phase("Dmain", "D", 1, 1.0), D, opt_D)),
+        lambda: phase(Phase("Dreg", "D", reg_interval, float(reg_interval)), D, opt_D),
+        steps, reg_reps, reg_interval,
+    )  # fmt: skip
 
 
 def upstream(args) -> dict | None:

@@ -25,6 +25,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from upstream_runner import PRESETS  # noqa: E402
 
 
+def time_step(main, reg, steps: int, reg_reps: int, reg_interval: int) -> dict:
+    """Median seconds of `main()` (Gmain + Dmain) and of `reg()` (Dreg), and of a step with R1 every
+    `reg_interval` steps; the first calls warm allocators and caches and are not counted. Shared with
+    bench/train_step.py, which times ours the same way."""
+    main_laps, reg_laps = [], []
+    for s in range(steps + 2):
+        start = time.perf_counter()
+        main()
+        if s >= 2:
+            main_laps.append(time.perf_counter() - start)
+    for s in range(reg_reps + 1):
+        start = time.perf_counter()
+        reg()
+        if s >= 1:
+            reg_laps.append(time.perf_counter() - start)
+    main_s, reg_s = statistics.median(main_laps), statistics.median(reg_laps)
+    return {"main_s": main_s, "reg_s": reg_s, "step_s": main_s + reg_s / reg_interval, "main_laps": main_laps,
+            "reg_laps": reg_laps}  # fmt: skip
+
+
 def build_upstream_training(preset: str, batch: int, frames: int, r1_gamma: float):
     import torch
     from omegaconf import OmegaConf
@@ -113,22 +133,12 @@ def main() -> int:
         module.requires_grad_(False)
         opt.step()
 
-    main_laps, reg_laps = [], []
-    for s in range(args.steps + 2):
-        start = time.perf_counter()
-        phase("Gmain", G, opt_G, 1.0)
-        phase("Dmain", D, opt_D, 1.0)
-        if s >= 2:  # the first steps warm allocators and caches
-            main_laps.append(time.perf_counter() - start)
-    for s in range(args.reg_reps + 1):
-        start = time.perf_counter()
-        phase("Dreg", D, opt_D, float(args.reg_interval))
-        if s >= 1:
-            reg_laps.append(time.perf_counter() - start)
-    main_s, reg_s = statistics.median(main_laps), statistics.median(reg_laps)
-    step_s = main_s + reg_s / args.reg_interval
-    laps = {"main_laps": main_laps, "reg_laps": reg_laps}
-    print(json.dumps({"main_s": main_s, "reg_s": reg_s, "step_s": step_s, **laps}))
+    result = time_step(
+        lambda: (phase("Gmain", G, opt_G, 1.0), phase("Dmain", D, opt_D, 1.0)),
+        lambda: phase("Dreg", D, opt_D, float(args.reg_interval)),
+        args.steps, args.reg_reps, args.reg_interval,
+    )  # fmt: skip
+    print(json.dumps(result))
     return 0
 
 

@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
+from engine.motion_codes import MotionCodes
+
 TOTAL_DISTS = tuple(2**i for i in range(12))  # 1, 2, 4, …, 2048 (upstream's `total_dists`)
 
 
@@ -153,8 +155,6 @@ def fake_motions(seeds: np.ndarray, max_num_frames: int, delta_z: float, context
     The same distribution as seeded MotionCodes (i.i.d. N(0, 1) per position), but one draw per clip instead of
     one generator per position: 256 clips took 130 ms of host time per phase that way, now ~15 ms.
     """
-    from engine.motion_codes import MotionCodes
-
     length = int(np.floor((max_num_frames - 1) / delta_z)) + 1 + context
     out = []
     for seed in seeds:
